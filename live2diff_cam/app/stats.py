@@ -1,0 +1,169 @@
+"""Stream statistics: frame rates, capture-to-sink latency percentiles, timings, drops.
+
+`StatsRecorder` is fed by the session's threads (thread-safe, fixed-size windows, no growth
+with stream length); `SessionStats` is the immutable snapshot handed to the CLI and the UI once
+a second. This module knows nothing about threads, engines or devices.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+_WINDOW = 256  # samples kept for percentiles / means: about 8 s at 30 FPS
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    """One snapshot. Times in milliseconds; None where nothing was measured yet.
+
+    `delay_frames` is the engine's pipelining delay ((steps - 1) frames), already part of
+    the latency. `gpu_memory_mb` is the CUDA peak allocation, None without CUDA.
+    """
+
+    state: str
+    mode: str
+    source_status: str
+    input_fps: float
+    output_fps: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    dropped_frames: int
+    frames_in: int
+    frames_out: int
+    engine_ms: float | None
+    depth_ms: float | None
+    engine_errors: int
+    delay_frames: int
+    gpu_memory_mb: float | None
+
+    def to_json(self) -> str:
+        """One JSON object on one line (the `--stats-json` format)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def format_line(self) -> str:
+        """A one-line human summary, e.g. for `run` once a second."""
+
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value:.0f}"
+
+        gpu = "" if self.gpu_memory_mb is None else f" gpu {self.gpu_memory_mb:.0f} MB"
+        depth = "" if self.depth_ms is None else f" depth {ms(self.depth_ms)} ms"
+        return (
+            f"[{self.state}/{self.mode}] in {self.input_fps:.1f} fps,"
+            f" out {self.output_fps:.1f} fps,"
+            f" latency p50 {ms(self.latency_p50_ms)} / p95 {ms(self.latency_p95_ms)} ms"
+            f" (pipeline +{self.delay_frames} frames), engine {ms(self.engine_ms)} ms{depth},"
+            f" dropped {self.dropped_frames}, errors {self.engine_errors}{gpu},"
+            f" source {self.source_status}"
+        )
+
+
+class RateMeter:
+    """Events per second over the last `window_s` seconds (bounded memory)."""
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self._window_ns = int(window_s * 1e9)
+        self._times: deque[int] = deque(maxlen=1024)
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def tick(self, now_ns: int | None = None) -> None:
+        with self._lock:
+            self._times.append(time.perf_counter_ns() if now_ns is None else now_ns)
+            self.count += 1
+
+    def rate(self, now_ns: int | None = None) -> float:
+        now = time.perf_counter_ns() if now_ns is None else now_ns
+        with self._lock:
+            while self._times and now - self._times[0] > self._window_ns:
+                self._times.popleft()
+            return len(self._times) * 1e9 / self._window_ns
+
+
+class Window:
+    """The last `size` samples of one measurement; mean and percentiles."""
+
+    def __init__(self, size: int = _WINDOW) -> None:
+        self._values: deque[float] = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add(self, value: float) -> None:
+        with self._lock:
+            self._values.append(value)
+
+    def mean(self) -> float | None:
+        with self._lock:
+            return sum(self._values) / len(self._values) if self._values else None
+
+    def percentile(self, q: float) -> float | None:
+        with self._lock:
+            if not self._values:
+                return None
+            return float(np.percentile(np.fromiter(self._values, float), q))
+
+
+class StatsRecorder:
+    """Collects what the session's threads measure; `snapshot()` makes a `SessionStats`."""
+
+    def __init__(self) -> None:
+        self.input = RateMeter()
+        self.output = RateMeter()
+        self.latency_ms = Window()
+        self.engine_ms = Window()
+        self.depth_ms = Window()
+        self.engine_errors = 0
+
+    def frame_in(self) -> None:
+        self.input.tick()
+
+    def frame_out(self, capture_ns: int) -> None:
+        now = time.perf_counter_ns()
+        self.output.tick(now)
+        self.latency_ms.add((now - capture_ns) / 1e6)
+
+    def snapshot(
+        self,
+        *,
+        state: str,
+        mode: str,
+        source_status: str,
+        dropped_frames: int,
+        delay_frames: int,
+    ) -> SessionStats:
+        return SessionStats(
+            state=state,
+            mode=mode,
+            source_status=source_status,
+            input_fps=round(self.input.rate(), 2),
+            output_fps=round(self.output.rate(), 2),
+            latency_p50_ms=_round(self.latency_ms.percentile(50)),
+            latency_p95_ms=_round(self.latency_ms.percentile(95)),
+            dropped_frames=dropped_frames,
+            frames_in=self.input.count,
+            frames_out=self.output.count,
+            engine_ms=_round(self.engine_ms.mean()),
+            depth_ms=_round(self.depth_ms.mean()),
+            engine_errors=self.engine_errors,
+            delay_frames=delay_frames,
+            gpu_memory_mb=gpu_memory_mb(),
+        )
+
+
+def gpu_memory_mb() -> float | None:
+    """Peak CUDA memory allocated by torch, in MB; None without CUDA (torch never imported here
+    just to say so: a session without an engine must not pay torch's import time)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
