@@ -1,0 +1,260 @@
+"""The virtual camera sink: "Live2Diff Camera" at a constant size and frame rate.
+
+Video-call apps expect a webcam that never stalls and never changes size. The engine delivers
+frames at its own, uneven rate and size, so this sink decouples the two:
+
+- `write(frame)` (any thread, any size) scales the frame into a preallocated camera-size buffer
+  (letterbox/pillarbox) and publishes it. It never blocks on the device.
+- a pacing thread owned by the sink sends to pyvirtualcam at exactly `fps`, repeating the latest
+  frame between engine frames; before the first frame it shows a "starting" card, and when no
+  frame came for `no_signal_after_s` (or after `show_no_signal()`) a "no signal" card.
+
+Device contract (pyvirtualcam): only the pacing thread touches the camera object, from open to
+close; frames go out as (H, W, 3) uint8 RGB. Buffers: three camera-size buffers rotate (writer's
+staging, ready, being sent), swapped under a lock, so nothing big is allocated per frame.
+This module knows nothing about the engine or the session; OS setup lives in `vcam_setup.py`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import platform
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from live2diff_cam.app.frames import Frame
+from live2diff_cam.app.sinks.letterbox import letterbox_into
+from live2diff_cam.app.sinks.vcam_setup import (
+    SHOWN_AS,
+    find_loopback_devices,
+    open_error,
+    preferred_device,
+)
+from live2diff_cam.errors import SinkError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VirtualCameraConfig:
+    """What the virtual camera looks like to other apps (default 1280x720 at 30 FPS, 16:9).
+
+    `backend`: pyvirtualcam backend ("v4l2loopback", "obs", "unitycapture"; None = first that
+    works). `device`: e.g. "/dev/video10" (None = the one labelled "Live2Diff Camera" on Linux,
+    else the first). `no_signal_after_s`: seconds without a frame before the "no signal" card.
+    """
+
+    width: int = 1280
+    height: int = 720
+    fps: float = 30.0
+    backend: str | None = None
+    device: str | None = None
+    no_signal_after_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        # YUYV/I420, which the backends convert to, need even dimensions.
+        if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
+            raise SinkError(
+                f"virtual camera size {self.width}x{self.height} must be even and at least "
+                "16x16, e.g. 1280x720"
+            )
+        if not 1 <= self.fps <= 120:
+            raise SinkError(f"virtual camera fps must be in [1, 120], got {self.fps}")
+        if not self.no_signal_after_s > 0:
+            raise SinkError(f"no_signal_after_s must be > 0, got {self.no_signal_after_s}")
+
+
+class Output(enum.Enum):
+    """What the pacing thread sends next."""
+
+    STARTING = "starting"  # no frame yet since open
+    FRAME = "frame"  # the latest frame (new or repeated)
+    NO_SIGNAL = "no_signal"  # frames stopped, or the session said so
+
+
+def choose_output(
+    now_ns: int, last_frame_ns: int | None, no_signal_forced: bool, no_signal_after_ns: int
+) -> Output:
+    """The pacing decision, pure: which image goes out at `now_ns`."""
+    if no_signal_forced:
+        return Output.NO_SIGNAL
+    if last_frame_ns is None:
+        return Output.STARTING
+    if now_ns - last_frame_ns > no_signal_after_ns:
+        return Output.NO_SIGNAL
+    return Output.FRAME
+
+
+def render_card(width: int, height: int, title: str, subtitle: str) -> np.ndarray:
+    """A dark (H, W, 3) uint8 RGB card with two centred lines of text."""
+    card = np.full((height, width, 3), 24, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for text, scale_frac, y_frac, colour in (
+        (title, 1 / 700, 0.47, (235, 235, 235)),
+        (subtitle, 1 / 1400, 0.58, (150, 150, 150)),
+    ):
+        scale = max(0.3, height * scale_frac * 1.4)
+        thickness = max(1, round(scale * 2))
+        (text_w, _), _ = cv2.getTextSize(text, font, scale, thickness)
+        origin = (max(0, (width - text_w) // 2), int(height * y_frac))
+        cv2.putText(card, text, origin, font, scale, colour, thickness, cv2.LINE_AA)
+    return card
+
+
+class VirtualCameraSink:
+    """Publishes frames as a webcam via pyvirtualcam at a constant size and rate.
+
+    `write()` may be called from any one thread at a time, at any rate, with any frame size. After
+    `__enter__`: `device` (e.g. "/dev/video10"), `backend` and `shown_as` (the name apps list)
+    are set. A device failure in the pacing thread is raised by the next `write()`.
+    """
+
+    def __init__(self, config: VirtualCameraConfig | None = None) -> None:
+        self.config = config or VirtualCameraConfig()
+        c = self.config
+        self.name = f"virtual camera {c.width}x{c.height}@{c.fps:g}"
+        self.device = ""
+        self.backend = ""
+        self.shown_as = ""
+        self.frames_sent = 0
+        self._lock = threading.Lock()
+        shape = (c.height, c.width, 3)
+        self._staging = np.zeros(shape, np.uint8)  # written by write() outside the lock
+        self._ready = np.zeros(shape, np.uint8)  # newest complete frame, swapped under the lock
+        self._sending = np.zeros(shape, np.uint8)  # owned by the pacing thread
+        self._fresh = False
+        self._last_frame_ns: int | None = None
+        self._no_signal_forced = False
+        self._starting_card = render_card(c.width, c.height, "Live2Diff Camera", "starting...")
+        self._no_signal_card = render_card(
+            c.width, c.height, "No signal", "Live2Diff Camera is waiting for video"
+        )
+        self._stop = threading.Event()
+        self._opened = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: SinkError | None = None
+
+    # 1. Opening and closing -------------------------------------------------------------------
+    def __enter__(self) -> VirtualCameraSink:
+        self._stop.clear()
+        self._opened.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name="vcam-pacing", daemon=True)
+        self._thread.start()
+        self._opened.wait()
+        if self._error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._error
+        log.info(
+            "virtual camera %s (%s) open, apps show it as %s",
+            self.device,
+            self.backend,
+            self.shown_as,
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+
+    def _open_camera(self) -> Any:
+        import pyvirtualcam
+
+        c = self.config
+        device = c.device
+        if device is None and platform.system() == "Linux" and c.backend in (None, "v4l2loopback"):
+            device = preferred_device()
+        try:
+            return pyvirtualcam.Camera(
+                c.width,
+                c.height,
+                c.fps,
+                fmt=pyvirtualcam.PixelFormat.RGB,
+                device=device,
+                backend=c.backend,
+            )
+        except KeyError as error:  # pyvirtualcam indexes its backend table with the name
+            raise SinkError(
+                f'unknown virtual camera backend "{c.backend}"; use v4l2loopback (Linux), obs '
+                "(Windows, macOS) or unitycapture (Windows), or leave it unset."
+            ) from error
+        except Exception as error:  # pyvirtualcam raises RuntimeError with each backend's text
+            raise open_error(error, device=device, backend=c.backend) from error
+
+    # 2. The pacing thread (the only user of the camera object) --------------------------------
+    def _run(self) -> None:
+        try:
+            cam = self._open_camera()
+        except SinkError as error:
+            self._error = error
+            self._opened.set()
+            return
+        try:
+            self.device, self.backend = str(cam.device), str(cam.backend)
+            self.shown_as = self._label_for(self.device)
+            self._opened.set()
+            no_signal_after_ns = round(self.config.no_signal_after_s * 1e9)
+            while not self._stop.is_set():
+                with self._lock:
+                    output = choose_output(
+                        time.perf_counter_ns(),
+                        self._last_frame_ns,
+                        self._no_signal_forced,
+                        no_signal_after_ns,
+                    )
+                    if output is Output.FRAME and self._fresh:
+                        self._ready, self._sending = self._sending, self._ready
+                        self._fresh = False
+                image = {
+                    Output.FRAME: self._sending,
+                    Output.STARTING: self._starting_card,
+                    Output.NO_SIGNAL: self._no_signal_card,
+                }[output]
+                cam.send(image)
+                self.frames_sent += 1
+                cam.sleep_until_next_frame()
+            # Leave a card, not a frozen last frame, in apps still watching the device.
+            cam.send(self._no_signal_card)
+        except Exception as error:
+            self._error = SinkError(
+                f"the virtual camera {self.device or ''} stopped accepting frames: {error}. "
+                "Restart streaming; if it persists, check it with `live2diff-cam doctor`."
+            )
+            log.error("%s", self._error)
+        finally:
+            self._opened.set()
+            cam.close()
+
+    def _label_for(self, device: str) -> str:
+        if platform.system() == "Linux":
+            labels = {d.path: d.label for d in find_loopback_devices()}
+            return labels.get(device, device)
+        return SHOWN_AS.get(platform.system(), self.backend)
+
+    # 3. Writing -------------------------------------------------------------------------------
+    def write(self, frame: Frame) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._thread is None:
+            raise SinkError(f"{self.name} is not open: use it inside `with`.")
+        letterbox_into(frame.image, self._staging)
+        with self._lock:
+            self._staging, self._ready = self._ready, self._staging
+            self._fresh = True
+            self._last_frame_ns = time.perf_counter_ns()
+            self._no_signal_forced = False
+
+    def show_no_signal(self) -> None:
+        """Show the "no signal" card now, until the next `write()` (the session calls this when
+        its source failed for good)."""
+        with self._lock:
+            self._no_signal_forced = True
