@@ -1,0 +1,125 @@
+"""`live2diff-cam gui`: open the desktop window, already streaming.
+
+Owns the command's flags, the display check (a clear line instead of a Qt abort where there
+is no display), building the QApplication, window and bridge, and the `--screenshot` /
+`--quit-after` exit used for docs and smoke tests. Remembered values come from and go to the
+app's settings; nothing here runs model code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+HEADLESS_MESSAGE = (
+    "live2diff-cam: no display found (DISPLAY / WAYLAND_DISPLAY unset). Stream without a window "
+    "with `live2diff-cam run`, or set QT_QPA_PLATFORM=offscreen to run the window off screen."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, help="model for every preset (e.g. tiny)")
+    parser.add_argument("--preset", default=None, help="preset to start with (default: last)")
+    parser.add_argument(
+        "--source", default=None, help="camera:N, screen[:N|X,Y,W,H], window:TITLE or a file"
+    )
+    parser.add_argument("--height", type=int, default=512, help="output height in pixels")
+    parser.add_argument("--width", type=int, default=512, help="output width in pixels")
+    parser.add_argument("--device", default="auto", help="cuda, cpu or auto")
+    parser.add_argument(
+        "--no-start", action="store_true", help="open the window without starting the stream"
+    )
+    parser.add_argument(
+        "--screenshot", type=Path, default=None, metavar="PNG", help="save the window as PNG"
+    )
+    parser.add_argument(
+        "--quit-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="quit after this many seconds (with --screenshot: take it, then quit)",
+    )
+
+
+def has_display(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """True where Qt can open a window: a display server, or a platform plugin chosen
+    explicitly (offscreen, vnc ...). Windows and macOS always have one."""
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return True
+    return any(environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def main(args: argparse.Namespace) -> int:
+    if not has_display():
+        print(HEADLESS_MESSAGE, file=sys.stderr)
+        return 1
+    if args.quit_after is not None and args.quit_after <= 0:
+        print("live2diff-cam: error: --quit-after must be positive seconds.", file=sys.stderr)
+        return 2
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from live2diff_cam.ui import settings_store, theme
+    from live2diff_cam.ui.bridge import SessionBridge, StreamOptions
+    from live2diff_cam.ui.download_dialog import missing_models_downloader
+    from live2diff_cam.ui.main_window import MainWindow
+
+    try:
+        options = StreamOptions(
+            model=args.model, height=args.height, width=args.width, device=args.device
+        )
+    except ValueError as error:
+        print(f"live2diff-cam: error: {error}", file=sys.stderr)
+        return 2
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Live2Diff Camera")
+    app.setOrganizationName("live2diff-cam")
+    theme.apply_theme(app)
+    # Closing to the tray must not end the program.
+    app.setQuitOnLastWindowClosed(False)
+
+    presets = settings_store.load_presets()
+    settings = settings_store.load_window_settings(preset=args.preset, source=args.source)
+    window = MainWindow(
+        SessionBridge(options),
+        presets,
+        settings,
+        model_check=missing_models_downloader,
+        save_settings=settings_store.save_window_settings,
+    )
+    window.show()
+    outcome = {"code": 0}
+    if not args.no_start:
+        QTimer.singleShot(0, window.start_streaming)
+    if args.quit_after is not None:
+
+        def finish() -> None:
+            if args.screenshot is not None:
+                outcome["code"] = _save_screenshot(window, args.screenshot)
+            window.quit_app()
+
+        QTimer.singleShot(int(args.quit_after * 1000), finish)
+    elif args.screenshot is not None:
+        print("live2diff-cam: error: --screenshot needs --quit-after SECONDS.", file=sys.stderr)
+        window.quit_app()
+        return 2
+    app.exec()
+    window.deleteLater()
+    return outcome["code"]
+
+
+def _save_screenshot(window: object, path: Path) -> int:
+    from PySide6.QtWidgets import QWidget
+
+    assert isinstance(window, QWidget)
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(path), "PNG"):
+        print(f"live2diff-cam: error: could not write the screenshot {path}.", file=sys.stderr)
+        return 1
+    print(f"screenshot: {path}")
+    return 0
