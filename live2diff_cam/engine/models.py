@@ -1,0 +1,151 @@
+"""`EngineModel`: the parts of a Live2Diff model, and the two models built without downloads.
+
+* `tiny`: a seeded, randomly initialised miniature of the real architecture (same classes, the
+  real SD1.5 tokenizer) for tests on a CPU. Its motion modules and depth network are NOT
+  zero-initialised, so temporal and structure effects are visible.
+* `sd15-random`: the full-size SD1.5 UNet + motion modules + VAE + text encoder built from the
+  real SD1.5 configs shipped in `live2diff_cam/assets/sd15`, with random weights: the same FLOPs
+  as the real model, for speed measurements where no weights can be downloaded.
+
+Loading real weights lives in `loaders.py`; this module knows no file formats.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, AutoencoderTiny, LCMScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from live2diff_cam.engine.motion_module import MotionAdapter
+
+SD15_ASSETS = Path(str(resources.files("live2diff_cam") / "assets" / "sd15"))
+
+# The SD1.5 noise schedule, which LCM distillation keeps.
+SD15_SCHEDULER = dict(
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"
+)
+
+
+@dataclass
+class EngineModel:
+    """Everything the engine runs. Modules are on the CPU in float32 until the engine moves them."""
+
+    unet: UNet2DConditionModel
+    adapter: MotionAdapter
+    vae: AutoencoderKL | AutoencoderTiny
+    text_encoder: CLIPTextModel
+    tokenizer: CLIPTokenizer
+    scheduler: LCMScheduler
+    clip_skip: int = 1
+    name: str = ""
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def pixel_multiple(self) -> int:
+        """Frame sides must be multiples of this (VAE factor x UNet down-sampling)."""
+        return self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
+
+
+def sd15_tokenizer() -> CLIPTokenizer:
+    return CLIPTokenizer.from_pretrained(SD15_ASSETS / "tokenizer")
+
+
+def adapter_for(unet: UNet2DConditionModel) -> MotionAdapter:
+    """A motion adapter shaped for `unet` (channels and layers per block from its config)."""
+    config = unet.config
+    return MotionAdapter(
+        tuple(config.block_out_channels),
+        config.layers_per_block,
+        latent_channels=config.in_channels,
+    )
+
+
+def randomize_zero_initialised(adapter: MotionAdapter, std: float = 0.02) -> None:
+    """Give the layers that training starts at zero (proj_out, depth conv_out) random weights,
+    so a random model's temporal and depth paths change the result."""
+    layers = [adapter.flow_conv_in.conv_out]
+    for blocks in (adapter.down_blocks, adapter.up_blocks):
+        for block in blocks:
+            layers += [m.temporal_transformer.proj_out for m in block.motion_modules]
+    with torch.no_grad():
+        for layer in layers:
+            layer.weight.normal_(0.0, std)
+            layer.bias.normal_(0.0, std)
+
+
+def build_tiny(seed: int = 0) -> EngineModel:
+    """Tiny random model: 2 UNet levels (32, 64 channels), VAE factor 2, 2-layer CLIP."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            sample_size=16,
+            block_out_channels=(32, 64),
+            layers_per_block=2,
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            cross_attention_dim=32,
+            attention_head_dim=8,
+            norm_num_groups=32,
+        )
+        adapter = adapter_for(unet)
+        randomize_zero_initialised(adapter, std=0.2)
+        vae = AutoencoderKL(
+            block_out_channels=(32, 64),
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            latent_channels=4,
+            norm_num_groups=32,
+            sample_size=64,
+        )
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=49408,
+                hidden_size=32,
+                intermediate_size=37,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                max_position_embeddings=77,
+                projection_dim=32,
+            )
+        )
+    return EngineModel(
+        unet=unet.eval(),
+        adapter=adapter.eval(),
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=sd15_tokenizer(),
+        scheduler=LCMScheduler(**SD15_SCHEDULER),
+        name="tiny",
+    )
+
+
+def _config(name: str) -> dict:
+    return json.loads((SD15_ASSETS / name / "config.json").read_text())
+
+
+def build_sd15_random(seed: int = 0) -> EngineModel:
+    """Full-size SD1.5 architecture with random weights, from the shipped real configs."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel.from_config(_config("unet"))
+        adapter = adapter_for(unet)
+        randomize_zero_initialised(adapter)
+        vae = AutoencoderKL.from_config(_config("vae"))
+        text_encoder = CLIPTextModel(CLIPTextConfig(**_config("text_encoder")))
+    return EngineModel(
+        unet=unet.eval(),
+        adapter=adapter.eval(),
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=sd15_tokenizer(),
+        scheduler=LCMScheduler(**SD15_SCHEDULER),
+        name="sd15-random",
+    )
