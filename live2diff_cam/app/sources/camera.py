@@ -41,9 +41,10 @@ class CameraInfo:
     virtual: bool = False
 
 
-def _linux_cameras(sysfs: Path = SYSFS_VIDEO) -> list[CameraInfo]:
+def _linux_cameras(sysfs: Path | None = None) -> list[CameraInfo]:
     """Cameras from sysfs without opening them. Only each device's first node (`index` 0): a
     USB webcam also registers a metadata node that cannot deliver frames."""
+    sysfs = SYSFS_VIDEO if sysfs is None else sysfs
     cameras = []
     for node in sorted(sysfs.glob("video*"), key=lambda p: int(p.name[5:] or 0)):
         if not node.name[5:].isdigit():
@@ -63,16 +64,30 @@ def _linux_cameras(sysfs: Path = SYSFS_VIDEO) -> list[CameraInfo]:
 def list_cameras(max_index: int = 10) -> list[CameraInfo]:
     """Cameras present now. Linux: read from sysfs (no device is opened). Elsewhere: open indexes
     0..max_index-1 one at a time and release each at once; names are not available there."""
-    if platform.system() == "Linux" and SYSFS_VIDEO.exists():
-        return _linux_cameras()
+    if platform.system() == "Linux":
+        if SYSFS_VIDEO.exists():
+            return _linux_cameras()
+        # No sysfs (a container): the device nodes are all there is to go on.
+        nodes = sorted(Path("/dev").glob("video*"), key=lambda p: p.name)
+        return [
+            CameraInfo(int(p.name[5:]), f"camera {p.name[5:]}", str(p))
+            for p in nodes
+            if p.name[5:].isdigit()
+        ]
     found = []
-    for index in range(max_index):
-        capture = cv2.VideoCapture(index, _api_preference())
-        try:
-            if capture.isOpened():
-                found.append(CameraInfo(index, f"camera {index}", str(index)))
-        finally:
-            capture.release()
+    previous = cv2.utils.logging.getLogLevel()
+    # A missing index is expected here; OpenCV would print a warning for each one.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        for index in range(max_index):
+            capture = cv2.VideoCapture(index, _api_preference())
+            try:
+                if capture.isOpened():
+                    found.append(CameraInfo(index, f"camera {index}", str(index)))
+            finally:
+                capture.release()
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
     return found
 
 

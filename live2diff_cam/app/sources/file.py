@@ -115,8 +115,6 @@ class FileSource:
 
     # 2. Reading -------------------------------------------------------------------------------
     def read(self) -> Frame:
-        if self._pacer is not None:
-            self._pacer.wait()
         if self.kind == "image":
             if self._still is None:
                 raise SourceError(f"{self.name} is not open: use it inside `with`.")
@@ -126,6 +124,9 @@ class FileSource:
             image = self._next_image()
         else:
             image = self._next_video_frame()
+        if self._pacer is not None:
+            # After decoding, so a slow decode (the first frame's) does not skew the spacing.
+            self._pacer.wait()
         frame = Frame(image, time.perf_counter_ns(), self._index)
         self._index += 1
         return frame

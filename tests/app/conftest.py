@@ -1,0 +1,124 @@
+"""Shared fixtures for tests/app: real clips from ../shared/assets and a private Xvfb display.
+
+- `clips_dir`: the folder of real clips (skips the test with the reason if it is absent).
+- `clip_path`: a function, `clip_path("again.mkv") -> Path`, skipping if that clip is absent.
+  Clips (see ../shared/assets/README.md): again.mkv (77 frames), book.mkv (109), walk.mkv (89),
+  all 640x480 at 30 FPS; head-pose-face-detection-female.gif (23, 480x270, 12.5 FPS);
+  car-detection.mp4 (377, 768x432, 12.5 FPS).
+- `xvfb_display`: a session-wide Xvfb (640x480x24) display name such as ":93"; skips when Xvfb is
+  not installed (`apt-get install -y xvfb x11-utils x11-xserver-utils`).
+- `x_display`: the same, with $DISPLAY set to it for the test.
+- `x_window(title, geometry, colour)`: a window of one colour on that display (xmessage).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLIPS_DIR = REPO_ROOT.parent / "shared" / "assets" / "clips"
+XVFB_SIZE = (640, 480)
+
+
+@pytest.fixture(scope="session")
+def clips_dir() -> Path:
+    if not CLIPS_DIR.is_dir():
+        pytest.skip(f"real clips not found at {CLIPS_DIR} (the shared assets folder is absent)")
+    return CLIPS_DIR
+
+
+@pytest.fixture(scope="session")
+def clip_path(clips_dir: Path) -> Callable[[str], Path]:
+    def find(name: str) -> Path:
+        path = clips_dir / name
+        if not path.is_file():
+            pytest.skip(f"real clip {path} not found")
+        return path
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.skip("Xvfb not installed: apt-get install -y xvfb x11-utils x11-xserver-utils")
+    for number in range(93, 140):
+        if (
+            not Path(f"/tmp/.X11-unix/X{number}").exists()
+            and not Path(f"/tmp/.X{number}-lock").exists()
+        ):
+            break
+    display = f":{number}"
+    width, height = XVFB_SIZE
+    process = subprocess.Popen(
+        [exe, display, "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.skip(f"Xvfb did not start on {display}")
+        time.sleep(0.05)
+    try:
+        yield display
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def x_display(xvfb_display: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    return xvfb_display
+
+
+@pytest.fixture
+def x_window(x_display: str) -> Iterator[Callable[..., subprocess.Popen]]:
+    """`x_window(title, geometry="640x480+0+0", colour="#ff0000")`: open a plain window filled
+    with one colour on the test display (an xmessage whose every part is that colour; Xvfb
+    ignores `xsetroot -solid`). Waits until the window is mapped; closed after the test."""
+    if shutil.which("xmessage") is None or shutil.which("xwininfo") is None:
+        pytest.skip("xmessage/xwininfo not installed: apt-get install -y x11-utils")
+    opened: list[subprocess.Popen] = []
+    env = {**os.environ, "DISPLAY": x_display}
+
+    def open_window(
+        title: str, geometry: str = "640x480+0+0", colour: str = "#ff0000"
+    ) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [
+                *("xmessage", "-title", title, "-geometry", geometry),
+                *("-bg", colour, "-fg", colour, "-bd", colour, " "),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        opened.append(process)
+        deadline = time.monotonic() + 10
+        while (
+            "IsViewable"
+            not in subprocess.run(
+                ["xwininfo", "-name", title], env=env, capture_output=True, text=True, check=False
+            ).stdout
+        ):
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"test window {title!r} did not appear on {x_display}")
+            time.sleep(0.05)
+        return process
+
+    yield open_window
+    for process in opened:
+        process.kill()
+        process.wait()
