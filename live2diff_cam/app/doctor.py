@@ -7,7 +7,10 @@ and the exit code. Each check is a small function that returns a `Check`; every 
 without the hardware. A check never raises: a broken machine is what doctor exists to report.
 
 It knows nothing about how the engine, sources or sinks use what it checks; it only asks the
-same questions they will ask, and says what to do when the answer is no.
+same questions they will ask, and says what to do when the answer is no. On Linux the
+virtual-camera question goes to the sinks part (`sinks.vcam_setup.virtual_camera_status`, the
+v4l2loopback sysfs probe); on Windows and macOS doctor looks for the OBS Virtual Camera install
+itself (registry key, system extension), which pyvirtualcam's backend list cannot tell.
 
 Exit code: 0 when the essentials hold, 1 when any check FAILs. Essentials (the only checks
 that can FAIL): a supported Python, the declared packages import, and a CUDA device for torch,
@@ -44,11 +47,6 @@ MIN_FREE_DISK_GIB = 8.0
 
 VCAM_LABEL = "Live2Diff Camera"
 MODPROBE_LINE = f'sudo modprobe v4l2loopback devices=1 card_label="{VCAM_LABEL}" exclusive_caps=1'
-EXCLUSIVE_CAPS_NOTE = (
-    "exclusive_caps=1 is what Chrome/WebRTC (Meet, Teams web, Discord web) need to list the "
-    "camera; some Zoom versions do not list it with exclusive_caps=1: reload with "
-    "exclusive_caps=0 for those"
-)
 SETUP_SCRIPT_HINT = "or run packaging/linux/setup-v4l2loopback.sh to make it survive reboots"
 
 # The DirectShow filter OBS Studio registers for its virtual camera (plugins/win-dshow).
@@ -388,89 +386,27 @@ def check_onnxruntime(
 # --- virtual camera ------------------------------------------------------------------------
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace").strip()
-    except OSError:
-        return ""
+VcamStatus = Callable[[], tuple[bool, str, str]]
 
 
-def loopback_devices(sysfs: Path = Path("/sys"), dev: Path = Path("/dev")) -> list[tuple[str, str]]:
-    """(device path, card label) of each v4l2loopback device, from sysfs.
+def _sinks_vcam_status() -> tuple[bool, str, str]:
+    # The sink part owns the OS knowledge (sysfs probe, card label, modprobe line); doctor
+    # asks it the same question the virtual-camera sink asks before it opens the device.
+    from live2diff_cam.app.sinks.vcam_setup import virtual_camera_status
 
-    v4l2loopback devices live under /sys/devices/virtual/video4linux; real cameras hang off
-    their bus (pci, usb) instead, so this directory lists loopback devices only.
-    """
-    root = sysfs / "devices" / "virtual" / "video4linux"
-    if not root.is_dir():
-        return []
-    found = []
-    for entry in sorted(root.iterdir(), key=lambda p: (len(p.name), p.name)):
-        if entry.name.startswith("video"):
-            found.append((str(dev / entry.name), _read_text(entry / "name")))
-    return found
+    return virtual_camera_status()
 
 
-def _module_available(sysfs: Path, modules_root: Path, release: str) -> bool:
-    if (sysfs / "module" / "v4l2loopback").exists():
-        return True
-    tree = modules_root / release
-    if not tree.is_dir():
-        return False
-    return any(tree.rglob("v4l2loopback.ko*"))
-
-
-def check_virtual_camera_linux(
-    sysfs: Path = Path("/sys"),
-    dev: Path = Path("/dev"),
-    modules_root: Path = Path("/lib/modules"),
-    release: str | None = None,
-    writable: Callable[[str], bool] = lambda path: os.access(path, os.W_OK),
-) -> Check:
-    release = release or platform.release()
-    loaded = (sysfs / "module" / "v4l2loopback").exists()
-    if not loaded:
-        if _module_available(sysfs, modules_root, release):
-            install = ""
-        else:
-            install = (
-                "install the module first (Debian/Ubuntu: sudo apt install v4l2loopback-dkms; "
-                "Fedora: sudo dnf install v4l2loopback; Arch: sudo pacman -S v4l2loopback-dkms), "
-                "then "
-            )
-        return Check(
-            "virtual-camera",
-            Status.WARN,
-            "v4l2loopback is not loaded: no virtual camera (preview and recording still work)",
-            f"{install}{MODPROBE_LINE} ({SETUP_SCRIPT_HINT}); {EXCLUSIVE_CAPS_NOTE}",
-        )
-    devices = loopback_devices(sysfs, dev)
-    if not devices:
-        return Check(
-            "virtual-camera",
-            Status.WARN,
-            "v4l2loopback is loaded but has no devices",
-            f"sudo modprobe -r v4l2loopback && {MODPROBE_LINE}",
-        )
-    listing = ", ".join(f"{path} ({label or 'no label'})" for path, label in devices)
-    ours = [path for path, label in devices if label == VCAM_LABEL]
-    target = ours[0] if ours else devices[0][0]
-    if not writable(target):
-        return Check(
-            "virtual-camera",
-            Status.WARN,
-            f"loopback device(s): {listing}; {target} is not writable by this user",
-            "sudo usermod -aG video $USER, then log out and in again",
-        )
-    if not ours:
-        return Check(
-            "virtual-camera",
-            Status.WARN,
-            f"loopback device(s): {listing}; none is labelled {VCAM_LABEL!r}, so apps show "
-            f"{devices[0][1] or target!r} and the stream goes to {target}",
-            f"sudo modprobe -r v4l2loopback && {MODPROBE_LINE}",
-        )
-    return Check("virtual-camera", Status.OK, f"v4l2loopback: {listing}; streaming to {target}")
+def check_virtual_camera_linux(status: VcamStatus = _sinks_vcam_status) -> Check:
+    """v4l2loopback loaded? which /dev/videoN, labelled what, writable? (from the sinks part)"""
+    ok, detail, fix = status()
+    if ok and not fix:
+        return Check("virtual-camera", Status.OK, detail)
+    if not ok and "not loaded" in detail:
+        detail += " (preview and recording still work)"
+    return Check(
+        "virtual-camera", Status.WARN, detail, fix or f"{MODPROBE_LINE}; {SETUP_SCRIPT_HINT}"
+    )
 
 
 def _windows_registry_has(clsid: str) -> bool:
