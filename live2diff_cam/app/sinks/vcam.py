@@ -173,6 +173,14 @@ class VirtualCameraSink:
         device = c.device
         if device is None and platform.system() == "Linux" and c.backend in (None, "v4l2loopback"):
             device = preferred_device()
+        from pyvirtualcam.camera import BACKENDS
+
+        if c.backend is not None and c.backend not in BACKENDS:
+            raise SinkError(
+                f'unknown virtual camera backend "{c.backend}"; use v4l2loopback (Linux), obs '
+                "(Windows, macOS) or unitycapture (Windows), or leave it unset. Available here: "
+                f"{', '.join(BACKENDS) or 'none'}."
+            )
         try:
             return pyvirtualcam.Camera(
                 c.width,
@@ -182,11 +190,6 @@ class VirtualCameraSink:
                 device=device,
                 backend=c.backend,
             )
-        except KeyError as error:  # pyvirtualcam indexes its backend table with the name
-            raise SinkError(
-                f'unknown virtual camera backend "{c.backend}"; use v4l2loopback (Linux), obs '
-                "(Windows, macOS) or unitycapture (Windows), or leave it unset."
-            ) from error
         except Exception as error:  # pyvirtualcam raises RuntimeError with each backend's text
             raise open_error(error, device=device, backend=c.backend) from error
 
