@@ -76,8 +76,7 @@ class RecorderSink:
         _prepare_folder(self.path.parent, self.path)
         try:
             # Fail now, not at the first frame, on a read-only disk or a folder in the way.
-            with open(self.path, "wb"):
-                pass
+            self.path.write_bytes(b"")
         except OSError as error:
             raise SinkError(
                 f"cannot record to {self.path}: {error.strerror or error}. Choose another path."
