@@ -509,43 +509,57 @@ def check_virtual_camera(system: str | None = None) -> Check:
 # --- display: screen capture and Qt --------------------------------------------------------
 
 
+def _count_monitors() -> int:
+    import mss
+
+    # Opened and closed here, on this thread: mss handles are thread-local on Windows.
+    with mss.mss() as screen:
+        return len(screen.monitors) - 1  # monitors[0] is the union of all of them
+
+
 def check_screen_capture(
-    system: str | None = None, environ: Mapping[str, str] = os.environ
+    system: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    count_monitors: Callable[[], int] = _count_monitors,
 ) -> Check:
     system = system or platform.system()
-    if system == "Darwin":
-        return Check(
-            "screen-capture",
-            Status.OK,
-            "macOS: the first capture asks for Screen Recording permission",
-        )
-    if system != "Linux":
-        return Check("screen-capture", Status.OK, f"{system}: mss captures the desktop")
     display, wayland = environ.get("DISPLAY"), environ.get("WAYLAND_DISPLAY")
-    if display and wayland:
-        return Check(
-            "screen-capture",
-            Status.OK,
-            f"Wayland session with XWayland (DISPLAY={display}): mss sees X11 windows and "
-            "may show native Wayland windows black",
-        )
-    if display:
-        return Check("screen-capture", Status.OK, f"X11 display {display}")
-    if wayland:
+    if system == "Linux" and not display:
+        if wayland:
+            return Check(
+                "screen-capture",
+                Status.WARN,
+                f"Wayland ({wayland}) without XWayland: mss needs X11, screen capture is off",
+                "enable XWayland (DISPLAY must be set) or log in to an X11 session; camera and "
+                "file sources still work",
+            )
         return Check(
             "screen-capture",
             Status.WARN,
-            f"Wayland ({wayland}) without XWayland: mss needs X11, screen capture is off",
-            "enable XWayland (DISPLAY must be set) or log in to an X11 session; camera and "
-            "file sources still work",
+            "no display (DISPLAY and WAYLAND_DISPLAY unset): screen capture is off",
+            "run inside a desktop session (mss needs X11 or XWayland); camera and file sources "
+            "work headless",
         )
-    return Check(
-        "screen-capture",
-        Status.WARN,
-        "no display (DISPLAY and WAYLAND_DISPLAY unset): screen capture is off",
-        "run inside a desktop session (mss needs X11 or XWayland); camera and file sources work "
-        "headless",
-    )
+    try:
+        monitors = count_monitors()
+    except Exception as error:
+        fix = "check that this user may open the display (XAUTHORITY, `xhost`)"
+        if system == "Darwin":
+            fix = "allow Screen Recording for this app in System Settings > Privacy & Security"
+        return Check(
+            "screen-capture",
+            Status.WARN,
+            f"mss could not open the screen: {_first_line(error)}",
+            fix + "; camera and file sources still work",
+        )
+    where = f"{monitors} monitor(s)"
+    if system == "Linux":
+        where += f" on X11 display {display}"
+        if wayland:
+            where += " (XWayland: native Wayland windows may capture black)"
+    elif system == "Darwin":
+        where += "; the first capture asks for Screen Recording permission"
+    return Check("screen-capture", Status.OK, where)
 
 
 def _qt_plugin_dir() -> Path | None:

@@ -14,7 +14,7 @@ from live2diff_cam.app.doctor import Check, Status
 
 
 def _raise(error: Exception):
-    def importer(name: str):
+    def importer(*args: object):
         raise error
 
     return importer
@@ -259,13 +259,28 @@ def test_macos_system_extension_dal_plugin_and_nothing(tmp_path):
     [
         ({}, Status.WARN, "no display"),
         ({"WAYLAND_DISPLAY": "wayland-0"}, Status.WARN, "without XWayland"),
-        ({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, Status.OK, "XWayland"),
-        ({"DISPLAY": ":1"}, Status.OK, "X11 display :1"),
+        (
+            {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"},
+            Status.OK,
+            "2 monitor(s) on X11 display :0 (XWayland",
+        ),
+        ({"DISPLAY": ":1"}, Status.OK, "2 monitor(s) on X11 display :1"),
     ],
 )
 def test_screen_capture_on_linux(environ, status, needle):
-    check = doctor.check_screen_capture("Linux", environ)
+    check = doctor.check_screen_capture("Linux", environ, count_monitors=lambda: 2)
     assert check.status is status and needle in check.detail
+
+
+def test_screen_capture_that_cannot_open_the_display_warns():
+    check = doctor.check_screen_capture(
+        "Linux", {"DISPLAY": ":0"}, count_monitors=_raise(RuntimeError("XOpenDisplay() failed"))
+    )
+    assert (
+        check.status is Status.WARN and "XOpenDisplay" in check.detail and "XAUTHORITY" in check.fix
+    )
+    mac = doctor.check_screen_capture("Darwin", {}, count_monitors=_raise(RuntimeError("denied")))
+    assert "Screen Recording" in mac.fix
 
 
 def test_qt_platform_offscreen_and_no_display():
