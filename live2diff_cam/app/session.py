@@ -148,7 +148,9 @@ def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
 
         estimator = create_depth_estimator(request.depth_model, device)
         depth = _TimedDepth(estimator, depth_hook)
-    model = load_model(request.model, lora=list(request.lora) or None)
+    # Only a preset with a LoRA passes one: the loader's plain call stays the common path.
+    extra = {"lora": list(request.lora)} if request.lora else {}
+    model = load_model(request.model, **extra)
     config = EngineConfig(
         height=request.height,
         width=request.width,
@@ -957,7 +959,11 @@ class LiveSession:
 
     def _stats_main(self) -> None:
         while not self._stop.wait(self._stats_interval_s) and not self._finished.is_set():
-            snapshot = self.stats()
+            try:
+                snapshot = self.stats()
+            except Exception:
+                log.exception("collecting stats failed")
+                continue
             for callback in list(self._stats_cbs):
                 _call_safely(callback, snapshot)
 

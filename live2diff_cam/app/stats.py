@@ -72,19 +72,27 @@ class RateMeter:
         self._window_ns = int(window_s * 1e9)
         self._times: deque[int] = deque(maxlen=1024)
         self._lock = threading.Lock()
+        self._first_ns: int | None = None
         self.count = 0
 
     def tick(self, now_ns: int | None = None) -> None:
         with self._lock:
-            self._times.append(time.perf_counter_ns() if now_ns is None else now_ns)
+            now = time.perf_counter_ns() if now_ns is None else now_ns
+            self._times.append(now)
             self.count += 1
+            if self._first_ns is None:
+                self._first_ns = now
 
     def rate(self, now_ns: int | None = None) -> float:
         now = time.perf_counter_ns() if now_ns is None else now_ns
         with self._lock:
             while self._times and now - self._times[0] > self._window_ns:
                 self._times.popleft()
-            return len(self._times) * 1e9 / self._window_ns
+            if self._first_ns is None:
+                return 0.0
+            # A meter younger than its window divides by its age, not by the whole window.
+            span_ns = min(self._window_ns, max(now - self._first_ns, 1))
+            return len(self._times) * 1e9 / span_ns
 
 
 class Window:
@@ -159,10 +167,13 @@ class StatsRecorder:
 def gpu_memory_mb() -> float | None:
     """Peak CUDA memory allocated by torch, in MB; None without CUDA (torch never imported here
     just to say so: a session without an engine must not pay torch's import time)."""
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+    cuda = getattr(sys.modules.get("torch"), "cuda", None)  # None while torch half-imported
+    try:
+        if cuda is None or not cuda.is_available() or not cuda.is_initialized():
+            return None
+        return round(cuda.max_memory_allocated() / 2**20, 1)
+    except (AttributeError, RuntimeError):  # torch still importing on another thread
         return None
-    return round(torch.cuda.max_memory_allocated() / 2**20, 1)
 
 
 def _round(value: float | None) -> float | None:

@@ -1,0 +1,198 @@
+"""`live2diff-cam run`: stream headless, source -> engine -> sinks, with stats once a second.
+
+Owns the flags and their mapping onto a `LiveSession` (one flag, one field). A file source (a
+video or a folder of images) runs offline: every input frame gives exactly one output frame, in
+order, as fast as the engine goes. A live source (camera, screen, window) runs through the
+session's latest-frame slots. This module knows nothing about threads or devices itself.
+
+    live2diff-cam run --source clip.mp4 --sink out.mp4 --sink frames/ --model tiny --height 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from live2diff_cam.app.presets import Preset, get_preset, load_presets
+from live2diff_cam.app.session import EngineRequest, LiveSession, Mode
+from live2diff_cam.app.settings import user_presets_path
+from live2diff_cam.app.stats import SessionStats
+from live2diff_cam.errors import Live2DiffError, SourceError
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        required=True,
+        help="video file, folder of images, or a live spec: camera:0, screen, window:TITLE",
+    )
+    parser.add_argument(
+        "--sink",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="output (repeatable): a video file (.mp4/.mkv/.avi/.mov), a folder (ends in / or "
+        "exists) for one PNG per frame, or vcam for the virtual camera",
+    )
+    parser.add_argument("--preset", help="style preset by name (see the GUI's gallery)")
+    parser.add_argument(
+        "--model", help="tiny | sd15-random | hub id | diffusers folder | .safetensors file"
+    )
+    parser.add_argument("--prompt", help="the subject; the preset's template wraps it")
+    parser.add_argument("--height", type=int, default=512, help="output height (default 512)")
+    parser.add_argument("--width", type=int, default=512, help="output width (default 512)")
+    parser.add_argument("--steps", type=int, default=2, help="denoising steps (default 2)")
+    parser.add_argument(
+        "--strength", type=float, help="0 = the input, 1 = the style (default: the preset's)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--frames", type=int, help="stop after N input frames")
+    parser.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="denoise each frame fully before the next (same frames, slower)",
+    )
+    parser.add_argument("--device", default="auto", help="cuda | cpu | auto (default)")
+    parser.add_argument(
+        "--dtype", default="auto", help="float16 | bfloat16 | float32 | auto (default)"
+    )
+    parser.add_argument(
+        "--depth-model",
+        default="none",
+        help="depth model for structure conditioning: ONNX file, hub id, or none (default)",
+    )
+    parser.add_argument("--depth-scale", type=float, default=1.0, help="depth weight (default 1)")
+    parser.add_argument(
+        "--save-depth", type=Path, metavar="DIR", help="write one depth PNG per frame into DIR"
+    )
+    parser.add_argument(
+        "--mode",
+        default=Mode.STYLIZED.value,
+        choices=[m.value for m in Mode],
+        help="what the outputs show (default stylized)",
+    )
+    parser.add_argument(
+        "--stats-json", action="store_true", help="print stats as one JSON object per line"
+    )
+
+
+def build_request(args: argparse.Namespace, preset: Preset | None) -> EngineRequest:
+    """The engine request for the flags; flags override the preset's values."""
+    model = args.model or (preset.model if preset else "tiny")
+    depth = None if str(args.depth_model).lower() == "none" else str(args.depth_model)
+    if args.steps < 1:
+        raise SourceError(f"--steps must be at least 1, got {args.steps}.")
+    strength = args.strength if args.strength is not None else (preset.strength if preset else 0.5)
+    return EngineRequest(
+        model=model,
+        # A LoRA belongs to the preset's model; another --model drops it.
+        lora=preset.loras if preset and model == preset.model else (),
+        height=args.height,
+        width=args.width,
+        steps=args.steps,
+        strength=strength,
+        seed=args.seed,
+        prompt=preset.render(args.prompt or "") if preset else (args.prompt or ""),
+        negative_prompt=preset.negative_prompt if preset else "",
+        device=args.device,
+        dtype=args.dtype,
+        pipeline=not args.no_pipeline,
+        depth_model=depth,
+        depth_scale=args.depth_scale,
+    )
+
+
+def is_offline(source: object) -> bool:
+    """A video file or a folder of images: processed frame by frame, nothing dropped."""
+    return getattr(source, "kind", None) in ("video", "folder")
+
+
+class DepthWriter:
+    """Saves each depth map the engine computes as `depth_000000.png`, ... in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, depth: object) -> None:
+        from live2diff_cam.depth import save_depth_png
+
+        with self._lock:
+            for one in depth:  # type: ignore[attr-defined]
+                save_depth_png(one, self.folder / f"depth_{self.count:06d}.png")
+                self.count += 1
+
+
+def main(args: argparse.Namespace) -> int:
+    from live2diff_cam.app.sources import parse_source_spec
+
+    # 1. Everything that can be checked before a model loads, so bad input fails at once.
+    preset = get_preset(args.preset, load_presets(user_presets_path())) if args.preset else None
+    request = build_request(args, preset)
+    if args.frames is not None and args.frames < 1:
+        raise SourceError(f"--frames must be at least 1, got {args.frames}.")
+    if args.save_depth is not None and request.depth_model is None:
+        raise SourceError("--save-depth needs a depth model: add --depth-model FILE_OR_HUB_ID.")
+    source = parse_source_spec(args.source)
+    offline = is_offline(source)
+    depth_writer = DepthWriter(args.save_depth) if args.save_depth is not None else None
+
+    # 2. The session: the engine loads on its own thread; stats come once a second.
+    session = LiveSession(
+        source,
+        args.sink,
+        request=request,
+        preset=preset,
+        prompt=args.prompt,
+        mode=args.mode,
+        offline=offline,
+        max_frames=args.frames,
+        depth_callback=depth_writer,
+    )
+    session.on_stats(_printer(args.stats_json))
+    if not args.sink:
+        log.warning("no --sink given: frames are computed and dropped (stats only)")
+    session.start()
+    try:
+        while not session.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        session.stop()
+        print(
+            f"live2diff-cam: stopped by Ctrl-C after {session.stats().frames_out} frames; "
+            "every output was closed and is complete.",
+            file=sys.stderr,
+        )
+        return 130
+    session.stop()
+
+    # 3. The outcome.
+    if session.fatal_error is not None:
+        raise session.fatal_error
+    final = session.stats()
+    if args.stats_json:
+        print(final.to_json(), flush=True)
+    summary = f"{final.frames_out} frames from {final.frames_in} inputs"
+    if final.engine_errors:
+        summary += f", {final.engine_errors} engine errors (see the log)"
+    if depth_writer is not None:
+        summary += f", {depth_writer.count} depth maps in {depth_writer.folder}"
+    print(f"live2diff-cam: done: {summary}.", file=sys.stderr)
+    return 0
+
+
+def _printer(as_json: bool):  # type: ignore[no-untyped-def]
+    def show(stats: SessionStats) -> None:
+        print(stats.to_json() if as_json else stats.format_line(), flush=True)
+
+    return show
+
+
+__all__ = ["Live2DiffError", "add_arguments", "build_request", "main"]

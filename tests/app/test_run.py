@@ -1,0 +1,224 @@
+"""`live2diff-cam run` end to end on the real clips in ../shared/assets, and its bad-input lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from live2diff_cam import cli
+from live2diff_cam.app import session as session_module
+from live2diff_cam.app.session import LiveSession
+
+CLIPS = Path(__file__).resolve().parents[2].parent / "shared" / "assets" / "clips"
+pytestmark = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no test clips at {CLIPS}")
+
+
+class SpySink:
+    """Wraps a real sink and records what reached it (index, capture time)."""
+
+    def __init__(self, inner, seen: list) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.seen = seen
+
+    def __enter__(self):
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.inner.__exit__(*exc)
+
+    def write(self, frame) -> None:
+        self.seen.append((self.name, frame.index, frame.timestamp_ns, frame.image.shape))
+        self.inner.write(frame)
+
+
+@pytest.fixture
+def spied(monkeypatch) -> list:
+    seen: list = []
+    real = session_module._utilities
+
+    def utilities():
+        parse_source, parse_sink = real()
+        return parse_source, lambda spec: SpySink(parse_sink(spec), seen)
+
+    monkeypatch.setattr(session_module, "_utilities", utilities)
+    return seen
+
+
+def read_video(path: Path) -> list:
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"OpenCV cannot open {path}"
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    capture.release()
+    return frames
+
+
+def test_clip_through_the_tiny_engine_into_a_recorder_and_a_png_folder(tmp_path, spied, capsys):
+    video, folder = tmp_path / "out.mp4", tmp_path / "frames"
+    rc = cli.main(
+        [
+            "run",
+            "--source",
+            str(CLIPS / "again.mkv"),
+            "--sink",
+            str(video),
+            "--sink",
+            f"{folder}/",
+            "--model",
+            "tiny",
+            "--height",
+            "64",
+            "--width",
+            "64",
+            "--frames",
+            "10",  # crosses the engine's 8 warmup frames, then flush() drains the rest
+            "--device",
+            "cpu",
+            "--stats-json",
+        ]
+    )
+    assert rc == 0
+    pngs = sorted(folder.glob("*.png"))
+    assert [p.name for p in pngs] == [f"frame_{i:06d}.png" for i in range(10)]
+    assert cv2.imread(str(pngs[0])).shape == (64, 64, 3)
+    frames = read_video(video)
+    assert len(frames) == 10
+    assert frames[0].shape == (64, 64, 3)
+    for name in {s[0] for s in spied}:
+        mine = [s for s in spied if s[0] == name]
+        assert [s[1] for s in mine] == list(range(10))  # one output per input, in order
+        stamps = [s[2] for s in mine]
+        assert stamps == sorted(stamps)
+    out = capsys.readouterr()
+    assert '"frames_out": 10' in out.out.splitlines()[-1]
+    assert "live2diff-cam: done: 10 frames from 10 inputs." in out.err
+
+
+def test_bypass_mode_copies_every_frame_of_a_clip_without_a_model(tmp_path, spied):
+    video = tmp_path / "bypass.avi"
+    rc = cli.main(
+        [
+            "run",
+            "--source",
+            str(CLIPS / "head-pose-face-detection-female.gif"),
+            "--sink",
+            str(video),
+            "--sink",
+            str(tmp_path / "png") + "/",
+            "--mode",
+            "bypass",
+            "--model",
+            "no/such-model",  # never loaded: bypass keeps the engine out of the path
+            "--height",
+            "96",
+            "--width",
+            "160",
+        ]
+    )
+    assert rc == 0
+    assert len(list((tmp_path / "png").glob("*.png"))) == 23
+    frames = read_video(video)
+    assert len(frames) == 23 and frames[0].shape == (96, 160, 3)
+    assert sorted(s[1] for s in spied if s[0].startswith("recorder")) == list(range(23))
+
+
+def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatch, capsys):
+    wait = LiveSession.wait
+
+    def interrupted(self, timeout_s=None):
+        if self.stats().frames_out >= 5:
+            raise KeyboardInterrupt
+        return wait(self, timeout_s)
+
+    monkeypatch.setattr(LiveSession, "wait", interrupted)
+    video = tmp_path / "cut.mp4"
+    rc = cli.main(
+        [
+            *("run", "--source", str(CLIPS / "car-detection.mp4"), "--sink", str(video)),
+            *("--mode", "bypass", "--height", "64", "--width", "64"),
+        ]
+    )
+    assert rc == 130
+    err = capsys.readouterr().err
+    assert "live2diff-cam: stopped by Ctrl-C after " in err
+    assert "frames; every output was closed and is complete." in err
+    written = int(err.split("after ")[1].split(" frames")[0])
+    assert 5 <= written < 377
+    assert len(read_video(video)) == written
+
+
+@pytest.mark.parametrize(
+    ("argv", "rc", "line"),
+    [
+        (
+            ["--source", "missing.mp4"],
+            1,
+            'live2diff-cam: error: unknown source "missing.mp4": not camera[:N|NAME], '
+            "screen[:N|X,Y,W,H], window:TITLE, and no file or folder missing.mp4 exists.",
+        ),
+        (
+            ["--source", "{clip}", "--sink", "out.txt"],
+            1,
+            # The sinks part owns the rest of this line (the list of video types may grow).
+            'live2diff-cam: error: unknown output "out.txt": use vcam[:1280x720@30], a folder '
+            "ending in / for PNGs, or a video path ending in ...",
+        ),
+        (
+            ["--source", "{clip}", "--preset", "Nope"],
+            1,
+            "live2diff-cam: error: Unknown preset 'Nope'. Known presets: Photo, Origami, Felted, "
+            "Ink wash, Pixel art, Modern animation, Anime film, Painted series.",
+        ),
+        (
+            ["--source", "{clip}", "--save-depth", "d"],
+            1,
+            "live2diff-cam: error: --save-depth needs a depth model: add --depth-model "
+            "FILE_OR_HUB_ID.",
+        ),
+        (
+            ["--source", "{clip}", "--strength", "2"],
+            1,
+            "live2diff-cam: error: Strength must be in [0, 1], got 2.0.",
+        ),
+        (
+            ["--source", "{clip}", "--speed", "3"],
+            2,
+            "live2diff-cam: error: unrecognized arguments: --speed 3 (see `live2diff-cam --help`)",
+        ),
+    ],
+)
+def test_bad_input_exits_nonzero_with_one_line(argv, rc, line, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = [a.replace("{clip}", str(CLIPS / "walk.mkv")) for a in argv]
+    try:
+        code = cli.main(["run", *argv])
+    except SystemExit as exit_:  # argparse exits
+        code = exit_.code
+    assert code == rc
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    if line.endswith("..."):
+        assert lines[0].startswith(line[:-3])
+    else:
+        assert lines[0] == line
+
+
+def test_a_model_that_does_not_exist_exits_with_one_line(tmp_path, capsys):
+    rc = cli.main(
+        [
+            *("run", "--source", str(CLIPS / "walk.mkv"), "--sink", str(tmp_path / "o") + "/"),
+            *("--model", "no/such-model", "--height", "64", "--width", "64", "--frames", "3"),
+        ]
+    )
+    assert rc == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("live2diff-cam: error: Could not load the model 'no/such-model': ")
