@@ -135,6 +135,8 @@ def load_transformers_depth_model(source: str | Path) -> tuple[torch.nn.Module, 
             ) from cached_error
         log.info("%s not in the Hugging Face cache; downloading", text)
         try:
+            if _hub_offline():
+                raise OSError("offline mode (HF_HUB_OFFLINE) is on") from cached_error
             model = AutoModelForDepthEstimation.from_pretrained(text)
         except (OSError, ValueError) as error:
             raise DepthError(
@@ -144,6 +146,12 @@ def load_transformers_depth_model(source: str | Path) -> tuple[torch.nn.Module, 
                 "or pass a local folder with its config.json and weights"
             ) from error
     return model.eval(), spec_for_config(model.config)
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.is_offline_mode())
 
 
 def _first_line(error: BaseException) -> str:

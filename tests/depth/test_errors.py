@@ -125,6 +125,18 @@ def test_an_uncached_hub_model_offline_says_what_to_download(monkeypatch, tmp_pa
     assert "live2diff-cam download" in message
 
 
+def test_uncached_torch_weights_offline_say_what_to_download(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(DepthError) as info:
+        create_depth_estimator("midas", "cpu", prefer="torch")
+    message = str(info.value)
+    assert "'Intel/dpt-hybrid-midas' is not in the Hugging Face cache" in message
+    assert "live2diff-cam download" in message
+
+
 def test_a_missing_torch_model_folder_is_reported(tmp_path):
     with pytest.raises(DepthError, match="not found"):
         create_depth_estimator(tmp_path / "no-such-model", prefer="torch")
