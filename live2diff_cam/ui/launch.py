@@ -59,10 +59,12 @@ def main(args: argparse.Namespace) -> int:
         print("live2diff-cam: error: --quit-after must be positive seconds.", file=sys.stderr)
         return 2
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from live2diff_cam.ui import settings_store, theme
+    from live2diff_cam.app import settings as app_settings
+    from live2diff_cam.app.presets import load_presets
+    from live2diff_cam.ui import theme
     from live2diff_cam.ui.bridge import SessionBridge, StreamOptions
     from live2diff_cam.ui.download_dialog import missing_models_downloader
     from live2diff_cam.ui.main_window import MainWindow
@@ -82,15 +84,33 @@ def main(args: argparse.Namespace) -> int:
     # Closing to the tray must not end the program.
     app.setQuitOnLastWindowClosed(False)
 
-    presets = settings_store.load_presets()
-    settings = settings_store.load_window_settings(preset=args.preset, source=args.source)
+    presets = load_presets(app_settings.user_presets_path())
+    settings_problem = None
+    try:
+        settings = app_settings.load_settings()
+    except app_settings.SettingsError as error:
+        # A damaged file must not keep the window shut: start from defaults and say so.
+        settings, settings_problem = app_settings.Settings(), str(error)
+    if args.preset is not None:
+        if args.preset not in presets:
+            known = ", ".join(presets)
+            print(
+                f"live2diff-cam: error: unknown preset {args.preset!r} ({known}).", file=sys.stderr
+            )
+            return 2
+        settings = settings.with_changes(preset=args.preset)
+    if args.source is not None:
+        settings = settings.with_changes(source=args.source)
     window = MainWindow(
         SessionBridge(options),
         presets,
         settings,
         model_check=missing_models_downloader,
-        save_settings=settings_store.save_window_settings,
+        save_settings=lambda chosen: app_settings.save_settings(chosen),
     )
+    if settings_problem is not None:
+        window.show_error(settings_problem)
+    window.quitting.connect(app.quit, Qt.ConnectionType.QueuedConnection)
     window.show()
     outcome = {"code": 0}
     if not args.no_start:

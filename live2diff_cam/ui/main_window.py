@@ -2,20 +2,20 @@
 
 Owns the layout and the user-facing behaviour (what closing does, where errors show, what is
 remembered). It drives the stream only through `SessionBridge` and reads/writes remembered
-values only through `WindowSettings`; it never imports the engine and never blocks on it.
+values only through the app's `Settings`; it never imports the engine and never blocks on it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from live2diff_cam.app.presets import Preset
+from live2diff_cam.app.settings import Settings
 from live2diff_cam.app.stats import SessionStats
 from live2diff_cam.ui import theme
 from live2diff_cam.ui.bridge import SessionBridge
@@ -44,29 +45,6 @@ from live2diff_cam.ui.controls import (
 from live2diff_cam.ui.download_dialog import DownloadDialog, Downloader
 from live2diff_cam.ui.previews import PreviewPump, PreviewWidget
 from live2diff_cam.ui.tray import TrayController
-
-
-@dataclass(frozen=True)
-class WindowSettings:
-    """What the window remembers between runs. `geometry`: Qt's saveGeometry() bytes."""
-
-    preset: str = ""
-    source: str = ""
-    prompt: str = ""
-    negative_prompt: str = ""
-    strength: float = 0.5
-    depth_scale: float = 1.0
-    seed: int = 0
-    mode: str = "stylized"
-    vcam: bool = False
-    geometry: bytes = b""
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1], got {self.strength}")
-        if self.depth_scale < 0:
-            raise ValueError(f"depth_scale must be >= 0, got {self.depth_scale}")
-
 
 # model check: preset -> a Downloader for what is missing, or None when all is on disk.
 ModelCheck = Callable[[Preset], Downloader | None]
@@ -97,12 +75,12 @@ class MainWindow(QMainWindow):
 
     `presets`: name -> Preset in gallery order. `model_check` decides whether a preset's models
     must be downloaded first (None: never). `save_settings` is called with the window's
-    `WindowSettings` on quit. `tray_available` overrides the platform's answer (tests).
+    app `Settings` on quit. `tray_available` overrides the platform's answer (tests).
 
     Signals:
-        settingsChanged(object): the `WindowSettings` to remember (emitted on quit).
+        settingsChanged(object): the app `Settings` to remember (emitted on quit).
         errorShown(str): an error message was shown to the user (banner and/or tray).
-        quitting(): the window is about to quit the application.
+        quitting(): the window closes for good (stream stopped); the launcher ends the app.
     """
 
     settingsChanged = Signal(object)
@@ -113,10 +91,10 @@ class MainWindow(QMainWindow):
         self,
         bridge: SessionBridge,
         presets: Mapping[str, Preset],
-        settings: WindowSettings | None = None,
+        settings: Settings | None = None,
         *,
         model_check: ModelCheck | None = None,
-        save_settings: Callable[[WindowSettings], None] | None = None,
+        save_settings: Callable[[Settings], None] | None = None,
         tray_available: bool | None = None,
         icon: QIcon | None = None,
     ) -> None:
@@ -142,7 +120,8 @@ class MainWindow(QMainWindow):
         self.tray.set_presets([(n, p.name) for n, p in self._presets.items()])
         self._connect()
         self._build_shortcuts()
-        self._restore(settings or WindowSettings())
+        self._settings = settings or Settings()
+        self._restore(self._settings)
         self.pump.start()
 
     # -- construction --------------------------------------------------------------------------
@@ -290,42 +269,48 @@ class MainWindow(QMainWindow):
 
     # -- settings ------------------------------------------------------------------------------
 
-    def _restore(self, settings: WindowSettings) -> None:
-        if settings.geometry:
-            self.restoreGeometry(QByteArray(settings.geometry))
+    def _restore(self, settings: Settings) -> None:
+        geometry = _decode_geometry(settings.window_geometry)
+        if geometry:
+            self.restoreGeometry(QByteArray(geometry))
         names = self.gallery.names()
         preset = settings.preset if settings.preset in self._presets else (names or [""])[0]
         if preset:
             self.gallery.select(preset)
             self.bridge.set_preset(self._presets[preset])
             self.tray.set_current_preset(preset)
+            self.prompts.set_prompts(settings.prompt, self._presets[preset].negative_prompt)
+        else:
+            self.prompts.set_prompts(settings.prompt, "")
         if settings.source:
             self.source_picker.set_spec(settings.source)
         self.bridge.source_spec = settings.source or self.source_picker.spec()
-        self.prompts.set_prompts(settings.prompt, settings.negative_prompt)
         self.bridge.prompt = settings.prompt
-        if settings.negative_prompt:
-            self.bridge.set_negative_prompt(settings.negative_prompt)
         self.style_controls.set_values(settings.strength, settings.depth_scale, settings.seed)
         self.bridge.strength = settings.strength
         self.bridge.depth_scale = settings.depth_scale
         self.bridge.seed = settings.seed
         self.set_mode(settings.mode)
-        self.transport.set_vcam(settings.vcam)
-        self.bridge.vcam_enabled = settings.vcam
+        vcam = any(sink.split(":")[0] == "vcam" for sink in settings.sinks)
+        self.transport.set_vcam(vcam)
+        self.bridge.vcam_enabled = vcam
 
-    def current_settings(self) -> WindowSettings:
-        return WindowSettings(
-            preset=self.gallery.current_name() or "",
+    def current_settings(self) -> Settings:
+        """The app `Settings` as the window has them now (other fields kept as loaded)."""
+        sinks = [s for s in self._settings.sinks if s.split(":")[0] != "vcam"]
+        if self.transport.vcam_toggle.isChecked():
+            vcam = [s for s in self._settings.sinks if s.split(":")[0] == "vcam"]
+            sinks.insert(0, vcam[0] if vcam else "vcam")
+        return self._settings.with_changes(
+            preset=self.gallery.current_name() or self._settings.preset,
             source=self.bridge.source_spec,
             prompt=self.bridge.prompt,
-            negative_prompt=self.bridge.negative_prompt,
             strength=self.style_controls.strength(),
             depth_scale=self.style_controls.depth_scale(),
             seed=self.style_controls.seed(),
             mode=self.modes.mode(),
-            vcam=self.transport.vcam_toggle.isChecked(),
-            geometry=bytes(self.saveGeometry().data()),
+            sinks=tuple(sinks),
+            window_geometry=base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii"),
         )
 
     # -- actions -------------------------------------------------------------------------------
@@ -515,7 +500,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def quit_app(self) -> None:
-        """Stop streaming, remember settings, close the window and end the event loop."""
+        """Stop streaming, remember settings and close for good (then `quitting` is emitted)."""
         self._quitting = True
         self.close()
 
@@ -523,7 +508,6 @@ class MainWindow(QMainWindow):
         if getattr(self, "_finished", False):
             return
         self._finished = True
-        self.quitting.emit()
         self.pump.stop()
         settings = self.current_settings()
         self.settingsChanged.emit(settings)
@@ -534,11 +518,13 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Settings could not be saved: {error}")
         self.bridge.shutdown()
         self.tray.dispose()
-        app = QApplication.instance()
-        if app is not None and self._quitting:
-            app.quit()
+        self.quitting.emit()
 
 
-def settings_with_preset(settings: WindowSettings, preset: str) -> WindowSettings:
-    """A copy of `settings` that starts with `preset` (the CLI's choice wins over memory)."""
-    return replace(settings, preset=preset)
+def _decode_geometry(text: str) -> bytes:
+    """Qt geometry bytes from the settings' base64 text; b"" when absent or damaged (a bad
+    geometry only costs the window its old place, never the start)."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True) if text else b""
+    except (binascii.Error, UnicodeEncodeError):
+        return b""

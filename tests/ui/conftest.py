@@ -9,12 +9,12 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import threading  # noqa: E402
-from pathlib import Path  # noqa: E402
+import threading
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from live2diff_cam.app.presets import Preset  # noqa: E402
+from live2diff_cam.app.presets import Preset
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO.parent / "shared" / "assets" / "clips" / "again.mkv"

@@ -30,8 +30,9 @@ def test_style_slider_emits_strength_in_unit_range(qtbot):
 def test_set_values_does_not_emit(qtbot):
     controls = StyleControls()
     qtbot.addWidget(controls)
-    with qtbot.assertNotEmitted(controls.strengthChanged), qtbot.assertNotEmitted(
-        controls.seedChanged
+    with (
+        qtbot.assertNotEmitted(controls.strengthChanged),
+        qtbot.assertNotEmitted(controls.seedChanged),
     ):
         controls.set_values(0.3, 0.5, 1234)
     assert controls.strength() == pytest.approx(0.3)
