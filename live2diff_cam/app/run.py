@@ -157,9 +157,9 @@ def main(args: argparse.Namespace) -> int:
         depth_callback=depth_writer,
     )
     session.on_stats(_printer(args.stats_json))
+    session.start()
     if not args.sink:
         log.warning("no --sink given: frames are computed and dropped (stats only)")
-    session.start()
     try:
         while not session.wait(0.2):
             pass

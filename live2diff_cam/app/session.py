@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import cv2
@@ -205,13 +205,6 @@ class RetryPolicy:
             raise SourceError(f"Invalid retry policy {self}: need 0 < first_s <= max_s.")
 
 
-@dataclass
-class _Pending:
-    """Parameter changes queued for the engine thread, applied between frames."""
-
-    commands: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
-
-
 StateCallback = Callable[["SessionState", str], None]
 StatsCallback = Callable[[SessionStats], None]
 ErrorCallback = Callable[[str], None]
@@ -286,7 +279,7 @@ class LiveSession:
         self._engine_in: Latest[Frame] = Latest()  # capture -> engine
         self._raw: Latest[Frame] = Latest()  # capture -> output (bypass/privacy/freeze)
         self._engine_out: Latest[Frame] = Latest()  # engine -> output
-        self._pending = _Pending()
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()  # -> engine thread
         self._stats = StatsRecorder()
         self._state = SessionState.IDLE
         self._source_status = "idle"
@@ -414,24 +407,24 @@ class LiveSession:
 
     def set_prompt(self, prompt: str) -> None:
         """The subject prompt; the current preset's template wraps it."""
-        self._pending.commands.put(("prompt", prompt))
+        self._commands.put(("prompt", prompt))
 
     def set_strength(self, strength: float) -> None:
         """Denoising strength in [0, 1] (0 = the input, 1 = the style)."""
         if not 0.0 <= strength <= 1.0:
             raise EngineError(f"Strength must be in [0, 1], got {strength}.")
-        self._pending.commands.put(("strength", float(strength)))
+        self._commands.put(("strength", float(strength)))
 
     def set_depth_scale(self, scale: float) -> None:
         """Weight of the depth conditioning, >= 0."""
         if scale < 0:
             raise EngineError(f"Depth scale must be >= 0, got {scale}.")
-        self._pending.commands.put(("depth_scale", float(scale)))
+        self._commands.put(("depth_scale", float(scale)))
 
     def set_preset(self, preset: Preset) -> None:
         """Switch style: prompt template and strength live; a new model / LoRA reloads the
         engine (state 'loading'; the sinks show the raw input meanwhile)."""
-        self._pending.commands.put(("preset", preset))
+        self._commands.put(("preset", preset))
 
     def set_mode(self, mode: Mode | str) -> None:
         """stylized / bypass / freeze / privacy; takes effect on the next frame shown."""
@@ -792,7 +785,7 @@ class LiveSession:
         latest: dict[str, object] = {}
         while True:
             try:
-                name, value = self._pending.commands.get_nowait()
+                name, value = self._commands.get_nowait()
             except queue.Empty:
                 break
             latest.pop(name, None)

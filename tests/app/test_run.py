@@ -222,3 +222,15 @@ def test_a_model_that_does_not_exist_exits_with_one_line(tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("live2diff-cam: error: Could not load the model 'no/such-model': ")
+
+
+def test_no_display_for_screen_capture_exits_with_the_fix(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    rc = cli.main(["run", "--source", "screen", "--mode", "bypass", "--frames", "2"])
+    assert rc == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    # The sources part words the fix; run shows it as one line, no traceback.
+    assert lines[0].startswith("live2diff-cam: error: no display to capture: ")
+    assert "DISPLAY" in lines[0]

@@ -569,3 +569,40 @@ def test_stop_while_streaming_joins_every_thread_and_releases_devices():
     assert source.closed == source.opened == 1
     assert (sink.entered, sink.exited) == (1, 1)
     session.stop()  # idempotent
+
+
+def test_source_and_sinks_change_while_streaming():
+    first, second = ListSource(None, fps=100, name="camera 0"), ListSource(None, fps=100)
+    second.index = 150  # its frames are told apart by value
+    sink, extra = ListSink("main"), ListSink("extra")
+    session = live_session(first, sink, DelayEngine(), mode="bypass")
+    session.start()
+    wait_for(lambda: len(sink.frames) > 5)
+    session.set_source(second)
+    session.add_sink(extra)
+    wait_for(lambda: len(extra.frames) > 5 and second.index > 160)
+    session.remove_sink("extra")
+    wait_for(lambda: extra.exited == 1)
+    count = len(extra.frames)
+    time.sleep(0.1)
+    session.stop()
+    assert first.closed == 1 and second.opened == 1 and second.closed == 1
+    assert int(sink.frames[-1].image[0, 0, 0]) >= 160  # the new source reached the sink
+    assert len(extra.frames) == count  # nothing written after removal
+    assert (extra.entered, extra.exited) == (1, 1)
+
+
+def test_pause_holds_the_outputs():
+    sink = ListSink()
+    session = live_session(ListSource(None, fps=100), sink, DelayEngine(), mode="bypass")
+    session.start()
+    wait_for(lambda: len(sink.frames) > 3)
+    session.set_paused(True)
+    time.sleep(0.1)
+    count = len(sink.frames)
+    time.sleep(0.3)
+    assert len(sink.frames) == count
+    session.set_paused(False)
+    wait_for(lambda: len(sink.frames) > count + 3)
+    session.stop()
+    assert session.paused is False
