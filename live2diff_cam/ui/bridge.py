@@ -80,6 +80,7 @@ class SessionBridge(QObject):
             a start that failed).
         runningChanged(bool): a session was started (True) or has fully stopped (False).
         busyChanged(bool): the engine is loading / warming up (True) or not (False).
+        sinkFailed(str): the session closed a sink the user switched on: "vcam" or "record".
     """
 
     stateChanged = Signal(str, str)
@@ -87,6 +88,7 @@ class SessionBridge(QObject):
     errorOccurred = Signal(str)
     runningChanged = Signal(bool)
     busyChanged = Signal(bool)
+    sinkFailed = Signal(str)
 
     # Worker threads emit these with the session's generation; queued to the Qt thread, where
     # callbacks of a session already replaced are dropped.
@@ -434,8 +436,18 @@ class SessionBridge(QObject):
 
     @Slot(int, str)
     def _on_error(self, generation: int, message: str) -> None:
-        if generation == self._generation:
-            self.errorOccurred.emit(message)
+        if generation != self._generation:
+            return
+        # The session names a failed sink in its message; the toggle that opened it goes off.
+        for role, name in list(self._sink_names.items()):
+            if f"'{name}'" in message or f'"{name}"' in message:
+                del self._sink_names[role]
+                if role == "vcam":
+                    self.vcam_enabled = False
+                else:
+                    self.record_path = None
+                self.sinkFailed.emit(role)
+        self.errorOccurred.emit(message)
 
 
 def _value(state: object) -> str:

@@ -49,6 +49,8 @@ from live2diff_cam.ui.tray import TrayController
 # model check: preset -> a Downloader for what is missing, or None when all is on disk.
 ModelCheck = Callable[[Preset], Downloader | None]
 
+BANNER_CHARS = 240
+
 SHORTCUTS: dict[str, str] = {
     "start_stop": "Ctrl+Return",
     "next_preset": "Ctrl+PgDown",
@@ -238,6 +240,7 @@ class MainWindow(QMainWindow):
         bridge.errorOccurred.connect(self.show_error)
         bridge.runningChanged.connect(self._on_running)
         bridge.busyChanged.connect(self._on_busy)
+        bridge.sinkFailed.connect(self._on_sink_failed)
 
         tray = self.tray
         tray.showRequested.connect(self.restore_from_tray)
@@ -392,12 +395,21 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str) -> None:
         """Show `message` in the banner, and as a tray notification when the window is hidden."""
         self.last_error = message
-        self.error_banner.setText(message)
+        # Long fixes (driver set-up lines) stay readable in the tooltip and the tray.
+        short = message if len(message) <= BANNER_CHARS else message[:BANNER_CHARS] + "..."
+        self.error_banner.setText(short)
+        self.error_banner.setToolTip(message)
         self.error_row.show()
         self.state_label.setText(message.splitlines()[0] if message else "")
         if not self.isVisible():
             self.tray.notify("Live2Diff Camera", message, error=True)
         self.errorShown.emit(message)
+
+    def _on_sink_failed(self, role: str) -> None:
+        if role == "vcam":
+            self.transport.set_vcam(False)
+        else:
+            self.transport.set_recording(False)
 
     def dismiss_error(self) -> None:
         self.error_row.hide()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QSlider
@@ -26,7 +28,9 @@ def make_window(qtbot, presets, engines, clip):
         window = MainWindow(
             bridge,
             presets,
-            Settings(source=source or f"file:{clip}", preset="ink", sinks=(), **settings),
+            Settings(
+                **{"source": source or f"file:{clip}", "preset": "ink", "sinks": (), **settings}
+            ),
             tray_available=tray,
         )
         qtbot.addWidget(window)
@@ -159,3 +163,17 @@ def test_source_switch_to_a_bad_file_while_streaming_shows_a_message(qtbot, make
         window.source_picker._emit()
     assert "gone.mkv" in blocker.args[0]
     assert window.bridge.running  # the old source keeps streaming
+
+
+@pytest.mark.skipif(
+    os.path.isdir("/sys/module/v4l2loopback"), reason="a real virtual camera is available here"
+)
+def test_virtual_camera_failure_is_shown_and_the_toggle_goes_off(qtbot, make_window):
+    window = make_window(sinks=("vcam",))
+    assert window.transport.vcam_toggle.isChecked()
+    with qtbot.waitSignal(window.bridge.sinkFailed, timeout=20_000) as blocker:
+        window.start_streaming()
+    assert blocker.args == ["vcam"]
+    assert "v4l2loopback" in window.last_error
+    assert not window.transport.vcam_toggle.isChecked()
+    assert window.bridge.running  # the preview goes on without the virtual camera
