@@ -94,6 +94,8 @@ class EngineRequest:
 
     `model`: "tiny" | "sd15-random" | hub id | folder | file. `prompt` is the full prompt
     (a preset's template already applied). `depth_model`: ONNX file / hub id, or None.
+    `negative_prompt` is carried for the UI and for engines with guidance; the LCM engine
+    runs at guidance 1, where a negative prompt has no effect, so `build_engine` drops it.
     """
 
     model: str = "tiny"
