@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFrame,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -50,6 +50,7 @@ from live2diff_cam.ui.tray import TrayController
 ModelCheck = Callable[[Preset], Downloader | None]
 
 BANNER_CHARS = 240
+SHUTDOWN_TIMEOUT_S = 60.0
 
 SHORTCUTS: dict[str, str] = {
     "start_stop": "Ctrl+Return",
@@ -61,15 +62,6 @@ SHORTCUTS: dict[str, str] = {
     "freeze": "Ctrl+3",
     "privacy": "Ctrl+4",
 }
-
-
-def _panel(*widgets: QWidget) -> QFrame:
-    frame = QFrame(objectName="panel")
-    layout = QVBoxLayout(frame)
-    layout.setContentsMargins(10, 10, 10, 10)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return frame
 
 
 class MainWindow(QMainWindow):
@@ -189,7 +181,8 @@ class MainWindow(QMainWindow):
         left.addWidget(self.error_row)
         left.addLayout(controls_row)
 
-        presets_box = _panel(QLabel("Presets"), self.gallery)
+        presets_box = QGroupBox("Presets")
+        QVBoxLayout(presets_box).addWidget(self.gallery)
         side_content = QWidget()
         side = QVBoxLayout(side_content)
         side.setContentsMargins(0, 0, 4, 0)
@@ -528,7 +521,10 @@ class MainWindow(QMainWindow):
                 self._save_settings(settings)
             except Exception as error:  # quitting must not fail on a settings file
                 self.show_error(f"Settings could not be saved: {error}")
-        self.bridge.shutdown()
+        self.hide()
+        # An engine step in flight finishes first: a thread killed inside torch aborts the
+        # process at exit, so wait generously (the window is already gone).
+        self.bridge.shutdown(timeout_s=SHUTDOWN_TIMEOUT_S)
         self.tray.dispose()
         self.quitting.emit()
 

@@ -95,7 +95,7 @@ QSlider::handle:horizontal {{
     border-radius: 7px;
 }}
 QListWidget#presetList {{
-    background: {SURFACE};
+    background: transparent;
     border: none;
     outline: none;
 }}
