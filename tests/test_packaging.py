@@ -135,7 +135,9 @@ def test_icon_svg_and_its_256px_png():
 
 
 @pytest.mark.gui
-def test_png_is_rendered_from_the_current_svg(tmp_path):
+def test_png_is_rendered_from_the_current_svg(tmp_path, qapp):
+    # qapp first: render_icon would otherwise create a QGuiApplication, and the widget tests
+    # that run later in the same process need a QApplication.
     pytest.importorskip("PySide6.QtSvg")
     from PySide6.QtGui import QImage
 
