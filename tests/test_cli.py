@@ -88,7 +88,7 @@ def test_missing_file_is_one_line_without_traceback(command, tmp_path):
     result = _run(command, path_flag, str(missing), *extra, env=env)
     assert result.returncode != 0
     line = _assert_one_clear_line(result.stderr)
-    assert "error" in line.lower()
+    assert "error" in line.lower() and "no-such-clip.mp4" in line
 
 
 def test_download_bad_model_is_one_line(capsys):
