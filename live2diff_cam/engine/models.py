@@ -82,13 +82,14 @@ def randomize_zero_initialised(adapter: MotionAdapter, std: float = 0.02) -> Non
 
 
 def build_tiny(seed: int = 0) -> EngineModel:
-    """Tiny random model: 2 UNet levels (32, 64 channels), VAE factor 2, 2-layer CLIP."""
+    """Tiny random model: 2 UNet levels (32, 64 channels, one resnet per level), VAE factor 2,
+    2-layer CLIP. Every part is the real class; only the sizes shrink."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         unet = UNet2DConditionModel(
             sample_size=16,
             block_out_channels=(32, 64),
-            layers_per_block=2,
+            layers_per_block=1,
             down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
             cross_attention_dim=32,

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from live2diff_cam.engine.codec import FrameConverter, LatentCodec
 from live2diff_cam.engine.config import EngineConfig
@@ -81,7 +82,9 @@ class StreamEngine:
 
         # 1. Weights on the device, inference only.
         for module in (model.unet, model.adapter, model.vae, model.text_encoder):
-            module.to(self.device, self.dtype).eval().requires_grad_(False)
+            # nn.Module.to, not diffusers' override: that one warns about fp32-only modules
+            # even for models that have none.
+            nn.Module.to(module, self.device, self.dtype).eval().requires_grad_(False)
         self.unet = Live2DiffUNet(model.unet, model.adapter)
         self.codec = LatentCodec(model.vae)
         self.frames = FrameConverter(config.height, config.width, self.device, self.dtype)
