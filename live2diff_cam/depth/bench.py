@@ -28,7 +28,11 @@ from live2diff_cam.errors import DepthError, Live2DiffError
 
 @dataclass(frozen=True)
 class DepthBenchResult:
-    """Per-frame wall time of `estimator(frames)` in milliseconds (batch time / batch size)."""
+    """Per-frame wall time of `estimator(frames)` in milliseconds (batch time / batch size).
+
+    `cpu_ms` is this process's CPU time per frame (all threads): on a machine shared with other
+    work it stays honest where wall time inflates, and wall ~ cpu_ms / cores used when idle.
+    """
 
     model: str
     provider: str
@@ -39,6 +43,7 @@ class DepthBenchResult:
     mean_ms: float
     p50_ms: float
     p95_ms: float
+    cpu_ms: float
 
 
 def benchmark_depth(
@@ -60,12 +65,14 @@ def benchmark_depth(
     for _ in range(warmup):
         estimator(inputs)
     times = []
+    cpu_start = time.process_time()
     for _ in range(-(-frames // batch)):
         start = time.perf_counter()
         depth = estimator(inputs)
         if depth.is_cuda:
             torch.cuda.synchronize(depth.device)  # timing only: the engine never waits here
         times.append((time.perf_counter() - start) * 1000.0 / batch)
+    cpu_ms = (time.process_time() - cpu_start) * 1000.0 / (len(times) * batch)
     ms = np.asarray(times)
     return DepthBenchResult(
         model=model or type(estimator).__name__,
@@ -77,6 +84,7 @@ def benchmark_depth(
         mean_ms=round(float(ms.mean()), 3),
         p50_ms=round(float(np.percentile(ms, 50)), 3),
         p95_ms=round(float(np.percentile(ms, 95)), 3),
+        cpu_ms=round(cpu_ms, 3),
     )
 
 

@@ -114,10 +114,9 @@ class OnnxDepthEstimator:
         providers = self._providers(ort, self.device, tensorrt)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.device.type == "cpu":
-            # Idle onnxruntime threads spin by default, stealing the cores that torch's
-            # pre/post-processing and the capture thread need right after each run.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Idle onnxruntime CPU threads spin by default, stealing the cores that torch's
+        # pre/post-processing and the capture thread need right after each run.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(path), sess_options=options, providers=providers
