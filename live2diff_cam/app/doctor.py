@@ -755,5 +755,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     checks = run_checks()
-    print(report_json(checks) if args.json else format_report(checks))
+    try:
+        print(report_json(checks) if args.json else format_report(checks), flush=True)
+    except BrokenPipeError:
+        # `doctor | head`: the reader left; keep the exit code, skip the traceback at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return exit_code(checks)
