@@ -41,6 +41,7 @@ STOPPING = SessionState.STOPPING.value
 BUSY_STATES = frozenset({STARTING, SessionState.LOADING.value, SessionState.WARMING_UP.value})
 
 VCAM_SINK = "vcam"
+STOP_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ class SessionBridge(QObject):
         self._set_state(STOPPING, "stopping")
         self._spawn(self._stop_worker, session, self._generation)
 
-    def shutdown(self, timeout_s: float = 15.0) -> None:
+    def shutdown(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Stop now and wait (application exit): no worker outlives the window."""
         session, self._session = self._session, None
         self._generation += 1
@@ -385,7 +386,8 @@ class SessionBridge(QObject):
 
     def _stop_worker(self, session: LiveSession, generation: int) -> None:
         try:
-            session.stop()
+            # Generous: an engine thread left inside torch at exit aborts the process.
+            session.stop(STOP_TIMEOUT_S)
         except Exception:  # the session is gone either way
             log.exception("stopping the session failed")
         self._stoppedRelay.emit(generation)
