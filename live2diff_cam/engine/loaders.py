@@ -48,7 +48,7 @@ import logging
 import pickle
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,9 +184,8 @@ def read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
-            if "weights only load failed" in str(err).lower() and "invalid load key" not in str(
-                err
-            ):
+            # A real checkpoint that pickles classes fails on a global; noise on an opcode.
+            if "Unsupported global" in str(err):
                 raise ModelLoadError(
                     f"{path} holds Python objects besides tensors, which are not loaded for "
                     f"safety; convert the {what} to .safetensors and load that"
@@ -547,6 +546,17 @@ def _lora_state(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _lora_layer_count(state: dict[str, torch.Tensor]) -> int:
     # One "down" (A) matrix per adapted layer, whatever the naming scheme.
     return sum(k.endswith(("down.weight", "lora_A.weight")) for k in state)
@@ -575,7 +585,9 @@ def fuse_lora(
     Every layer the file names must exist in the model with the right shape. Afterwards the
     modules are plain again (no LoRA wrappers): W' = W + scale * up @ down * alpha / rank.
     """
-    from diffusers import StableDiffusionPipeline
+    with _quiet("transformers.utils.import_utils"):
+        # Importing the pipeline module logs about torchvision, which no part here uses.
+        from diffusers import StableDiffusionPipeline
 
     path = lora_file(source, hub)
     state = _lora_state(path)
@@ -594,7 +606,9 @@ def fuse_lora(
             requires_safety_checker=False,
         )
     try:
-        pipe.load_lora_weights(state, adapter_name=adapter_name)
+        # diffusers logs about components without LoRA keys; the layer count below is the check.
+        with _quiet("diffusers.loaders.lora_base"):
+            pipe.load_lora_weights(state, adapter_name=adapter_name)
     except Exception as err:  # diffusers/peft: unknown layers, shape mismatches, no peft
         pipe.unload_lora_weights()
         hint = (
