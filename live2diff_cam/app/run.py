@@ -16,8 +16,10 @@ import sys
 import threading
 from pathlib import Path
 
+from live2diff_cam.app.engine_build import EngineRequest
+from live2diff_cam.app.hub import Mode
 from live2diff_cam.app.presets import Preset, get_preset, load_presets
-from live2diff_cam.app.session import EngineRequest, LiveSession, Mode
+from live2diff_cam.app.session import LiveSession
 from live2diff_cam.app.settings import user_presets_path
 from live2diff_cam.app.stats import SessionStats
 from live2diff_cam.errors import Live2DiffError, SourceError

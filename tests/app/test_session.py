@@ -12,17 +12,12 @@ import time
 import numpy as np
 import pytest
 
+from live2diff_cam.app.capture_loop import RetryPolicy
+from live2diff_cam.app.compose import fit_image
 from live2diff_cam.app.frames import Frame
 from live2diff_cam.app.mailbox import Latest, MailboxClosed
 from live2diff_cam.app.presets import Preset
-from live2diff_cam.app.session import (
-    EngineRequest,
-    LiveSession,
-    Mode,
-    RetryPolicy,
-    SessionState,
-    fit_image,
-)
+from live2diff_cam.app.session import EngineRequest, LiveSession, Mode, SessionState
 from live2diff_cam.errors import ModelLoadError, SourceError
 
 H, W = 32, 48
@@ -282,10 +277,10 @@ def test_offline_bad_model_is_fatal_with_the_loader_message():
 # -- live: latest-frame slots, modes, live parameters -------------------------------------------
 
 
-def live_session(source, sink, engine, **kwargs) -> LiveSession:
+def live_session(source, sink, engine, built: list | None = None, **kwargs) -> LiveSession:
     kwargs.setdefault("retry", FAST_RETRY)
     return LiveSession(
-        source, [sink], request=REQUEST, engine_factory=factory_for(engine), **kwargs
+        source, [sink], request=REQUEST, engine_factory=factory_for(engine, built), **kwargs
     )
 
 
@@ -381,8 +376,7 @@ def test_parameters_change_live_on_the_engine_thread():
 def test_a_preset_with_another_model_reloads_the_engine():
     built: list[EngineRequest] = []
     engine = DelayEngine()
-    session = live_session(ListSource(None, fps=100), ListSink(), engine)
-    session._factory = factory_for(engine, built)
+    session = live_session(ListSource(None, fps=100), ListSink(), engine, built)
     session.start()
     wait_for(lambda: session.state is SessionState.STREAMING)
     session.set_preset(
