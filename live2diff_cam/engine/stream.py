@@ -135,6 +135,7 @@ class StreamEngine:
         """Frames of output delay added by pipelining (steps - 1; 0 when pipelining is off)."""
         return self.config.num_steps - 1 if self.config.pipeline else 0
 
+    @torch.inference_mode()
     def reset(self) -> None:
         """Start a new stream: the next frame is warmup frame 0."""
         self.denoiser.cache.reset()
@@ -192,12 +193,14 @@ class StreamEngine:
         self.reset()
         return finished
 
+    @torch.inference_mode()
     def set_prompt(self, prompt: str) -> None:
         """New prompt, applied from the next frame (re-primes in place, no blank frames)."""
         self.denoiser.text.copy_(self._encode_prompt(prompt))
         self.config = dataclasses.replace(self.config, prompt=prompt)
         self._reprime = self._primed
 
+    @torch.inference_mode()
     def set_strength(self, strength: float) -> None:
         """Style slider, 0 = the input, 1 = the style. Keeps the number of steps."""
         config = dataclasses.replace(self.config, strength=strength, t_index_list=None)
@@ -212,6 +215,7 @@ class StreamEngine:
         self.config = config
         self._reprime = self._primed
 
+    @torch.inference_mode()
     def set_depth_scale(self, depth_scale: float) -> None:
         """Structure knob: 0 ignores the depth map, 1 is as trained. Applies at once."""
         self.config = dataclasses.replace(self.config, depth_scale=depth_scale)
