@@ -239,3 +239,35 @@ def write_lora(model: EngineModel, path: str | Path, rank: int = 4, seed: int = 
             state[f"{name}.processor.{short}_lora.up.weight"] = up
     _save(state, path)
     return path
+
+
+def write_kohya_lora(
+    model: EngineModel, path: str | Path, rank: int = 4, alpha: float = 2.0, seed: int = 0
+) -> Path:
+    """A random LoRA in kohya-ss format (`lora_unet_*`, `lora_te_*`, `.alpha` per layer), the
+    common format of community SD1.5 LoRAs: UNet self-attention q/k and every text-encoder
+    attention projection."""
+    path = Path(path)
+    generator = torch.Generator().manual_seed(seed)
+    layers = []
+    for name, module in model.unet.named_modules():
+        if name.endswith(".attn1"):
+            layers += [("lora_unet", f"{name}.{p}", getattr(module, p)) for p in ("to_q", "to_k")]
+    for name, module in model.text_encoder.named_modules():
+        if name.endswith(".self_attn"):
+            projections = ("q_proj", "k_proj", "v_proj", "out_proj")
+            # kohya names CLIP's layers with the `text_model` level of older transformers.
+            name = "text_model." + name.removeprefix("text_model.")
+            layers += [("lora_te", f"{name}.{p}", getattr(module, p)) for p in projections]
+    state = {}
+    for prefix, name, layer in layers:
+        key = f"{prefix}_{name.replace('.', '_')}"
+        state[f"{key}.lora_down.weight"] = torch.randn(
+            (rank, layer.in_features), generator=generator
+        )
+        state[f"{key}.lora_up.weight"] = torch.randn(
+            (layer.out_features, rank), generator=generator
+        )
+        state[f"{key}.alpha"] = torch.tensor(alpha)
+    _save(state, path)
+    return path

@@ -177,6 +177,29 @@ def test_lora_is_fused_like_the_hand_computed_update(files, frames):
     assert_same_frames(run(model, frames), run(by_hand, frames))
 
 
+def test_kohya_lora_with_alpha_reaches_unet_and_text_encoder(tmp_path, reference):
+    rank, alpha, scale = 4, 2.0, 0.5
+    path = writers.write_kohya_lora(reference, tmp_path / "kohya.safetensors", rank, alpha)
+    lora = load_file(path)
+    model = load_model("tiny", seed=SEED, lora=[(path, scale)])
+    checks = {
+        "unet": ("down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_k", "lora_unet_"),
+        "text_encoder": ("encoder.layers.1.self_attn.out_proj", "lora_te_text_model_"),
+    }
+    for part, (name, prefix) in checks.items():
+        key = prefix + name.replace(".", "_")
+        delta = lora[f"{key}.lora_up.weight"] @ lora[f"{key}.lora_down.weight"]
+        want = getattr(reference, part).get_submodule(name).weight + scale * alpha / rank * delta
+        got = getattr(model, part).get_submodule(name).weight
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+    changed = [
+        k
+        for k, v in model.text_encoder.state_dict().items()
+        if not torch.equal(v, reference.text_encoder.state_dict()[k])
+    ]
+    assert len(changed) == 4 * reference.text_encoder.config.num_hidden_layers
+
+
 def test_real_base_fuses_the_lcm_lora_from_the_cache(files, reference):
     # The hub-id LCM-LoRA resolves through the same cache as the base (as after `download`).
     snapshot = writers.hub_snapshot(files["cache"], "latent-consistency/lcm-lora-sdv1-5")
@@ -317,8 +340,12 @@ def test_broken_or_foreign_loras_are_refused(files, reference, tmp_path):
     save_file(
         {"down_blocks.0.resnets.0.conv1.weight": torch.ones(2)}, tmp_path / "plain.safetensors"
     )
+    save_file(
+        {"lora_te2_text_model_x.lora_down.weight": torch.ones(1)}, tmp_path / "xl.safetensors"
+    )
     cases = {
         noise: "not a readable .safetensors",
+        tmp_path / "xl.safetensors": "is an SDXL LoRA",
         tmp_path / "foreign.safetensors": "match a layer of this model|does not fit this model",
         tmp_path / "plain.safetensors": "is not a LoRA file",
         tmp_path / "absent.safetensors": "does not exist",
