@@ -105,7 +105,7 @@ def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
     """The real engine for `request`: `load_model` + `EngineConfig` + optional depth model."""
     from live2diff_cam.engine import EngineConfig, StreamEngine, load_model
 
-    device, dtype = resolve_device(request.device, request.dtype)
+    device, dtype = _resolve_device(request.device, request.dtype)
     depth = None
     if request.depth_model is not None:
         from live2diff_cam.depth import create_depth_estimator
@@ -130,7 +130,7 @@ def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
     return StreamEngine(config, model, depth_estimator=depth)
 
 
-def resolve_device(device: str, dtype: str) -> tuple[str, str]:
+def _resolve_device(device: str, dtype: str) -> tuple[str, str]:
     """Device "auto": CUDA when torch sees one, else CPU; dtype "auto": float16 on CUDA."""
     if device == "auto":
         import torch
