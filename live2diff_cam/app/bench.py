@@ -148,7 +148,7 @@ def run_benchmark(
     )
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    total = config.warmup + frames + engine.delay_frames
+    total = config.warmup + frames + runner.delay_frames
     inputs = _synthetic_frames(total, height, width)
 
     # 1. Warmup frames (and compilation) are not timed.

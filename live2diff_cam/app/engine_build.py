@@ -52,6 +52,7 @@ class EngineRequest:
 
     model: str = "tiny"
     lora: tuple[tuple[str, float], ...] = ()
+    motion_module: str | None = None  # None: the released Live2Diff checkpoint; "none": off
     height: int = 512
     width: int = 512
     steps: int = 2
@@ -112,9 +113,10 @@ def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
 
         estimator = create_depth_estimator(request.depth_model, device)
         depth = _TimedDepth(estimator, depth_hook)
-    # Only a preset with a LoRA passes one: the loader's plain call stays the common path.
-    extra = {"lora": list(request.lora)} if request.lora else {}
-    model = load_model(request.model, **extra)
+    motion: str | bool = True if request.motion_module is None else request.motion_module
+    if str(motion).lower() == "none":
+        motion = False
+    model = load_model(request.model, lora=list(request.lora), motion_module=motion)
     config = EngineConfig(
         height=request.height,
         width=request.width,

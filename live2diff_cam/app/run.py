@@ -64,9 +64,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dtype", default="auto", help="float16 | bfloat16 | float32 | auto (default)"
     )
     parser.add_argument(
+        "--motion-module",
+        help="Live2Diff motion-module checkpoint (file or hub id; default: the released "
+        "Leoxing/Live2Diff for real models), or none",
+    )
+    parser.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        metavar="FILE[:SCALE]",
+        help="LoRA file, folder or hub id fused at SCALE (default 1.0); repeatable",
+    )
+    parser.add_argument(
         "--depth-model",
-        default="none",
-        help="depth model for structure conditioning: ONNX file, hub id, or none (default)",
+        default="auto",
+        help="depth model for structure conditioning: ONNX file, hub id, none; auto (default): "
+        "Depth-Anything-V2-Small for real models, none for tiny and sd15-random",
     )
     parser.add_argument("--depth-scale", type=float, default=1.0, help="depth weight (default 1)")
     parser.add_argument(
@@ -86,14 +99,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_request(args: argparse.Namespace, preset: Preset | None) -> EngineRequest:
     """The engine request for the flags; flags override the preset's values."""
     model = args.model or (preset.model if preset else "tiny")
-    depth = None if str(args.depth_model).lower() == "none" else str(args.depth_model)
+    depth: str | None = str(args.depth_model)
+    if depth.lower() == "auto":
+        from live2diff_cam.depth import DEFAULT_DEPTH_MODEL
+
+        depth = None if model in ("tiny", "sd15-random") else DEFAULT_DEPTH_MODEL
+    elif depth.lower() == "none":
+        depth = None
     if args.steps < 1:
         raise SourceError(f"--steps must be at least 1, got {args.steps}.")
     strength = args.strength if args.strength is not None else (preset.strength if preset else 0.5)
+    loras = tuple(parse_lora(spec) for spec in args.lora)
+    if not loras and preset and model == preset.model:
+        loras = preset.loras  # a LoRA belongs to the preset's model; another --model drops it
     return EngineRequest(
         model=model,
-        # A LoRA belongs to the preset's model; another --model drops it.
-        lora=preset.loras if preset and model == preset.model else (),
+        lora=loras,
+        motion_module=args.motion_module,
         height=args.height,
         width=args.width,
         steps=args.steps,
@@ -107,6 +129,17 @@ def build_request(args: argparse.Namespace, preset: Preset | None) -> EngineRequ
         depth_model=depth,
         depth_scale=args.depth_scale,
     )
+
+
+def parse_lora(spec: str) -> tuple[str, float]:
+    """`FILE[:SCALE]` -> (FILE, SCALE); a Windows drive letter is not a scale."""
+    path, sep, scale = spec.rpartition(":")
+    if sep and path and not path.endswith(("\\", "/")) and len(path) > 1:
+        try:
+            return path, float(scale)
+        except ValueError:
+            pass
+    return spec, 1.0
 
 
 def is_offline(source: object) -> bool:
@@ -150,9 +183,9 @@ def main(args: argparse.Namespace) -> int:
     session = LiveSession(
         source,
         args.sink,
+        # The request already holds the preset's values under the flags; the session must not
+        # apply the preset again (that would override the flags and wrap the prompt twice).
         request=request,
-        preset=preset,
-        prompt=args.prompt,
         mode=args.mode,
         offline=offline,
         max_frames=args.frames,

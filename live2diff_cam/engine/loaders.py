@@ -4,7 +4,8 @@
         source: str,                        # "tiny" | "sd15-random" | hub id | diffusers folder
                                             # | single-file SD1.5 checkpoint (.safetensors/.ckpt)
         *,
-        motion_module=None,                 # live2diff.ckpt (file, or hub id "Leoxing/Live2Diff")
+        motion_module=True,                 # True: the released live2diff.ckpt for real bases;
+                                            # a file or hub id; False/None: temporal layers off
         lora=(),                            # [(file | folder | hub id, scale), ...], fused in order
         lcm_lora=True,                      # True: LCM-LoRA for real SD1.5 bases; False/None: off;
                                             # a file/hub id: that LCM-LoRA (any base)
@@ -105,7 +106,7 @@ class HubOptions:
 def load_model(
     source: str,
     *,
-    motion_module: str | Path | None = None,
+    motion_module: str | Path | bool | None = True,
     lora: Sequence[tuple[str | Path, float]] | None = (),
     lcm_lora: str | Path | bool | None = True,
     vae: str | Path | None = None,
@@ -135,7 +136,9 @@ def load_model(
     # 2. Parts replaced or added.
     if vae is not None:
         model.vae = load_vae(vae, hub)
-    if motion_module is not None:
+    if motion_module is True:
+        motion_module = None if built_in else LIVE2DIFF_REPO
+    if motion_module not in (None, False):
         load_motion_module(model.adapter, _motion_file(motion_module, hub), unet=model.unet)
     elif not built_in:
         log.warning(

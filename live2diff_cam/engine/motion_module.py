@@ -171,7 +171,10 @@ class TemporalTransformer(nn.Module):
         self.transformer_blocks = nn.ModuleList(
             [TemporalTransformerBlock(channels, heads, first_layer_id)]
         )
+        # Zero-initialised as in AnimateDiff: an untrained module is the identity.
         self.proj_out = nn.Linear(channels, channels)
+        nn.init.zeros_(self.proj_out.weight)
+        nn.init.zeros_(self.proj_out.bias)
 
     def forward(self, hidden: torch.Tensor, ctx: TemporalContext) -> torch.Tensor:
         n, c, h, w = hidden.shape

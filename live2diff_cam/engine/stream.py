@@ -126,7 +126,8 @@ class StreamEngine:
         self._filter = SimilarFrameFilter(
             config.similar_threshold, config.similar_max_skip, config.seed
         )
-        self._finished: deque[np.ndarray] = deque()
+        # Finished frames with the call count from which they may be returned.
+        self._finished: deque[tuple[int, np.ndarray]] = deque()
         self.reset()
 
     # ----------------------------------------------------------------- public API
@@ -155,7 +156,7 @@ class StreamEngine:
         image = self.frames.to_device(frame)
         filtering = self._primed and self.config.similar_filter and self._last_output is not None
         if filtering and self._filter.should_skip(image):
-            self._finished.append(self._last_output)
+            self._finished.append((self._received, self._last_output))
             return self.pop_finished()
         z, depth = self._encode(image)
         slot = self._received % self.config.warmup
@@ -166,9 +167,10 @@ class StreamEngine:
 
         if not self._primed:
             if self._received == self.config.warmup:
-                self._prime(emit=self.config.warmup)
+                self._prime(emit=self.config.warmup, spread=False)
         elif self._reprime:
-            self._prime(emit=1 + sum(self._rows_real[:-1]) if self.config.pipeline else 1)
+            # The frames still in the stream batch come out of the re-prime, then this one.
+            self._prime(emit=1 + sum(self._rows_real), spread=True)
         elif self.config.pipeline:
             self._advance(z, depth)
         else:
@@ -177,19 +179,21 @@ class StreamEngine:
 
     def pop_finished(self) -> np.ndarray | None:
         """The next finished frame waiting to be returned, or None."""
-        return self._finished.popleft() if self._finished else None
+        if self._finished and self._finished[0][0] <= self._received:
+            return self._finished.popleft()[1]
+        return None
 
     @torch.inference_mode()
     def flush(self) -> list[np.ndarray]:
         """Finish every frame taken so far (end of a file) and return them in order. The engine
         is reset afterwards, ready for a new stream."""
         if not self._primed and self._received:
-            self._prime(emit=self._received)  # a clip shorter than the warmup
+            self._prime(emit=self._received, spread=False)  # a clip shorter than the warmup
         elif self._primed and self.config.pipeline:
             z = torch.zeros_like(self.denoiser.latents[:1])
             while any(self._rows_real):
                 self._advance(z, None if self.depth_estimator is None else z, real=False)
-        finished = list(self._finished)
+        finished = [frame for _, frame in self._finished]
         self.reset()
         return finished
 
@@ -260,8 +264,12 @@ class StreamEngine:
         latents = self.codec.encode(batch)
         return latents[:1], latents[1:]
 
-    def _prime(self, emit: int) -> None:
-        """Warmup pass over the last min(received, warmup) inputs; emit the newest `emit`."""
+    def _prime(self, emit: int, spread: bool) -> None:
+        """Warmup pass over the last min(received, warmup) inputs; emit the newest `emit`.
+
+        `spread`: release them one per call (a re-prime mid-stream), so a consumer that drains
+        every call still gets exactly one frame per call while the stream batch refills.
+        """
         count = min(self._received, self.config.warmup)
         order = torch.arange(self._received - count, self._received) % self.config.warmup
         z = self._recent_z[order.to(self.device)]
@@ -269,8 +277,8 @@ class StreamEngine:
         x0 = self.denoiser.denoise_clip(z, depth, write_cache=True)
         self.denoiser.restart_stream(count)
         self._rows_real = [False] * self.config.num_steps
-        for i in range(count - emit, count):
-            self._finish(x0[i : i + 1])
+        for k, i in enumerate(range(count - emit, count)):
+            self._finish(x0[i : i + 1], release_at=self._received + (k if spread else 0))
         self._primed, self._reprime = True, False
 
     def _advance(self, z: torch.Tensor, depth: torch.Tensor | None, real: bool = True) -> None:
@@ -280,6 +288,7 @@ class StreamEngine:
             self._finish(finished)
         self._rows_real = [False, *self._rows_real[:-1]]
 
-    def _finish(self, x0: torch.Tensor) -> None:
+    def _finish(self, x0: torch.Tensor, release_at: int | None = None) -> None:
         self._last_output = self.frames.to_host(self.codec.decode(x0))
-        self._finished.append(self._last_output)
+        release = self._received if release_at is None else release_at
+        self._finished.append((release, self._last_output))

@@ -68,7 +68,7 @@ def test_causality_and_warmup_persistence(tiny_model, clip_frames):
     changed[20] = np.ascontiguousarray(frames[20][::-1])
     outputs = run_stream(make_engine(tiny_model), changed)
     assert max_abs_diff(outputs[:20], baseline[:20]) == 0
-    assert max_abs_diff(outputs[20:21], baseline[20:21]) > 10
+    assert max_abs_diff(outputs[20:21], baseline[20:21]) > 2
 
     # Changing a warmup frame is felt long after the 16-frame window has passed.
     changed = list(frames)

@@ -206,7 +206,9 @@ def test_real_base_fuses_the_lcm_lora_from_the_cache(files, reference):
     lora_path = writers.write_lora(reference, snapshot / "pytorch_lora_weights.safetensors", seed=7)
     lora = load_file(lora_path)
     try:
-        model = load_model(REPO_ID, cache_dir=files["cache"], local_files_only=True)
+        model = load_model(
+            REPO_ID, motion_module=False, cache_dir=files["cache"], local_files_only=True
+        )
     finally:
         lora_path.unlink()
     name = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"
@@ -325,7 +327,10 @@ def test_missing_downloads_say_how_to_get_them(files, tmp_path):
     with pytest.raises(ModelLoadError, match="live2diff-cam download org/absent"):
         load_model("org/absent", lcm_lora=False, **hub)
     with pytest.raises(ModelLoadError, match="live2diff-cam download lcm-lora"):
-        load_model(str(files["folder"]), **hub)
+        load_model(str(files["folder"]), motion_module=False, **hub)
+    # A real base loads the released motion module unless told otherwise.
+    with pytest.raises(ModelLoadError, match="live2diff-cam download live2diff"):
+        load_model(str(files["folder"]), lcm_lora=False, **hub)
     with pytest.raises(ModelLoadError, match="live2diff-cam download live2diff"):
         load_model("tiny", motion_module="Leoxing/Live2Diff", **hub)
     with pytest.raises(ModelLoadError, match="live2diff-cam download taesd"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live2diff_cam.engine import EngineConfig, StreamEngine, timestep_indices
+from live2diff_cam.engine import EngineConfig, EngineModel, StreamEngine, timestep_indices
 from live2diff_cam.errors import EngineError
 from tests.engine.conftest import make_engine, max_abs_diff, run_stream
 
@@ -118,9 +118,11 @@ def test_config_validation_messages(options, message):
         EngineConfig(**options)
 
 
-def test_resolution_must_fit_the_model(tiny_model):
-    with pytest.raises(EngineError, match="must be a multiple of 4 pixels"):
-        StreamEngine(EngineConfig(height=24, width=18), tiny_model)
+def test_resolution_must_fit_the_model(tiny_model, monkeypatch):
+    # SD1.5 needs multiples of 64 pixels (VAE x8, three UNet down-samplings).
+    monkeypatch.setattr(EngineModel, "pixel_multiple", property(lambda self: 64))
+    with pytest.raises(EngineError, match="must be a multiple of 64 pixels"):
+        StreamEngine(EngineConfig(height=96, width=128), tiny_model)
 
 
 def test_cuda_without_a_gpu_says_how_to_fix_it(tiny_model, monkeypatch):
