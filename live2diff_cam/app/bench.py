@@ -14,7 +14,9 @@ excluded from the statistics.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import platform
 import resource
 import sys
 import time
@@ -40,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if present)")
     parser.add_argument("--dtype", default=None, help="float16 | bfloat16 | float32")
     parser.add_argument("--compile", action="store_true", help="torch.compile the stream step")
+    parser.add_argument("--vae", help="taesd (fast decoder, from the hub) or a VAE id/folder")
     parser.add_argument(
         "--depth",
         default="auto",
@@ -69,6 +72,7 @@ def main(args: argparse.Namespace) -> int:
                 device=device,
                 dtype=dtype,
                 compile=args.compile,
+                vae=args.vae,
                 depth=args.depth,
                 peak_tflops=args.peak_tflops,
             )
@@ -121,6 +125,7 @@ def run_benchmark(
     device: str,
     dtype: str,
     compile: bool = False,
+    vae: str | None = None,
     depth: str = "auto",
     peak_tflops: float | None = None,
 ) -> dict:
@@ -140,7 +145,7 @@ def run_benchmark(
         compile=compile and mode == "pipelined",
     )
     depth_estimator = _depth_estimator(depth, model, device)
-    engine = StreamEngine(config, load_model(model), depth_estimator=depth_estimator)
+    engine = StreamEngine(config, load_model(model, vae=vae), depth_estimator=depth_estimator)
     flops_per_call = _unet_flops(engine)
     engine.reset()
     runner: StreamEngine | WindowRecomputeBaseline = (
@@ -181,6 +186,7 @@ def run_benchmark(
         "device": torch.cuda.get_device_name() if device == "cuda" else _cpu_name(),
         "dtype": dtype,
         "compile": config.compile,
+        "vae": vae or "model's own",
         "depth": depth,
         "frames": len(returned),
         "fps": round(fps, 3),
@@ -235,11 +241,8 @@ def _peak_tflops(name: str) -> float | None:
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return sys.platform
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine() or sys.platform

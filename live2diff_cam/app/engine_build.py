@@ -53,6 +53,7 @@ class EngineRequest:
     model: str = "tiny"
     lora: tuple[tuple[str, float], ...] = ()
     motion_module: str | None = None  # None: the released Live2Diff checkpoint; "none": off
+    vae: str | None = None  # None: the model's own; "taesd": the fast tiny autoencoder
     height: int = 512
     width: int = 512
     steps: int = 2
@@ -116,7 +117,9 @@ def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
     motion: str | bool = True if request.motion_module is None else request.motion_module
     if str(motion).lower() == "none":
         motion = False
-    model = load_model(request.model, lora=list(request.lora), motion_module=motion)
+    model = load_model(
+        request.model, lora=list(request.lora), motion_module=motion, vae=request.vae
+    )
     config = EngineConfig(
         height=request.height,
         width=request.width,

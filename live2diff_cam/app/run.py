@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import threading
 from pathlib import Path
@@ -69,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Leoxing/Live2Diff for real models), or none",
     )
     parser.add_argument(
+        "--vae", help="taesd for the fast tiny autoencoder (TAESD), or a VAE hub id / folder"
+    )
+    parser.add_argument(
         "--lora",
         action="append",
         default=[],
@@ -116,6 +120,7 @@ def build_request(args: argparse.Namespace, preset: Preset | None) -> EngineRequ
         model=model,
         lora=loras,
         motion_module=args.motion_module,
+        vae=args.vae,
         height=args.height,
         width=args.width,
         steps=args.steps,
@@ -134,11 +139,8 @@ def build_request(args: argparse.Namespace, preset: Preset | None) -> EngineRequ
 def parse_lora(spec: str) -> tuple[str, float]:
     """`FILE[:SCALE]` -> (FILE, SCALE); a Windows drive letter is not a scale."""
     path, sep, scale = spec.rpartition(":")
-    if sep and path and not path.endswith(("\\", "/")) and len(path) > 1:
-        try:
-            return path, float(scale)
-        except ValueError:
-            pass
+    if sep and len(path) > 1 and re.fullmatch(r"[0-9]*\.?[0-9]+", scale):
+        return path, float(scale)
     return spec, 1.0
 
 
