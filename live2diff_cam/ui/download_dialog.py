@@ -104,6 +104,16 @@ def _readable(error: BaseException) -> str:
     return text
 
 
+_RUNNING: set[tuple[QThread, QObject]] = set()
+
+
+def _keep_until_finished(thread: QThread, worker: QObject) -> None:
+    """Hold references to a download thread and its worker until the thread has stopped."""
+    entry = (thread, worker)
+    _RUNNING.add(entry)
+    thread.finished.connect(lambda: _RUNNING.discard(entry))
+
+
 class DownloadDialog(QDialog):
     """Shows download progress: a bar, 'done / total', speed; Cancel stops the download.
 
@@ -146,8 +156,11 @@ class DownloadDialog(QDialog):
         self._speed_mark: tuple[float, int] | None = None
         self._speed = 0.0
         self._outcome = QDialog.DialogCode.Rejected
-        self._thread = QThread(self)
+        # No Qt parent: deleting the dialog (its window closing) must never delete a running
+        # QThread, which aborts the process. The module keeps both alive until it stops.
+        self._thread = QThread()
         self._worker = DownloadWorker(downloader)
+        _keep_until_finished(self._thread, self._worker)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
