@@ -36,7 +36,7 @@ class WindowRecomputeBaseline:
     @torch.inference_mode()
     def step(self, frame: np.ndarray) -> np.ndarray | None:
         engine = self.engine
-        encoded = engine._encode(engine.frames.to_device(frame))
+        encoded = engine.encode(engine.frames.to_device(frame))
         if len(self._warmup) < engine.config.warmup:
             self._warmup.append(encoded)
             if len(self._warmup) < engine.config.warmup:

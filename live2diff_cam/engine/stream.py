@@ -158,7 +158,7 @@ class StreamEngine:
         if filtering and self._filter.should_skip(image):
             self._finished.append((self._received, self._last_output))
             return self.pop_finished()
-        z, depth = self._encode(image)
+        z, depth = self.encode(image)
         slot = self._received % self.config.warmup
         self._recent_z[slot] = z[0]
         if depth is not None:
@@ -231,7 +231,7 @@ class StreamEngine:
         frames advancing together (ENGINE_SPEC §5.1). Leaves the stream state untouched."""
         if not 1 <= len(frames) <= self.config.window:
             raise EngineError(f"the offline reference takes 1..{self.config.window} frames")
-        encoded = [self._encode(self.frames.to_device(f)) for f in frames]
+        encoded = [self.encode(self.frames.to_device(f)) for f in frames]
         z = torch.cat([e[0] for e in encoded])
         depth = None if encoded[0][1] is None else torch.cat([e[1] for e in encoded])
         x0 = self.denoiser.denoise_clip(z, depth, write_cache=False)
@@ -254,7 +254,7 @@ class StreamEngine:
             hidden = encoder(ids, output_hidden_states=True).hidden_states[-self.model.clip_skip]
             return encoder.text_model.final_layer_norm(hidden).to(self.dtype)
 
-    def _encode(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def encode(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(1, 3, H, W) in [0, 1] -> image latent and depth latent (1, 4, h, w) each."""
         if self.depth_estimator is None:
             return self.codec.encode(image * 2 - 1), None
