@@ -197,6 +197,8 @@ def main(args: argparse.Namespace) -> int:
     session.start()
     if not args.sink:
         log.warning("no --sink given: frames are computed and dropped (stats only)")
+    if not offline and sys.stdin is not None and sys.stdin.isatty():
+        start_mode_keys(session)
     try:
         while not session.wait(0.2):
             pass
@@ -223,6 +225,28 @@ def main(args: argparse.Namespace) -> int:
         summary += f", {depth_writer.count} depth maps in {depth_writer.folder}"
     print(f"live2diff-cam: done: {summary}.", file=sys.stderr)
     return 0
+
+
+MODE_KEYS = {mode.value[0]: mode for mode in Mode}  # s, b, f, p
+
+
+def start_mode_keys(session: LiveSession) -> threading.Thread:
+    """Switch modes from the terminal while streaming: s / b / f / p then Enter."""
+    print(
+        "live2diff-cam: type s (stylized), b (bypass), f (freeze) or p (privacy) + Enter",
+        file=sys.stderr,
+    )
+
+    def read_keys() -> None:
+        for line in sys.stdin:
+            mode = MODE_KEYS.get(line.strip().lower()[:1])
+            if mode is not None:
+                session.set_mode(mode)
+                print(f"live2diff-cam: mode {mode.value}", file=sys.stderr)
+
+    thread = threading.Thread(target=read_keys, name="l2d-mode-keys", daemon=True)
+    thread.start()
+    return thread
 
 
 def _printer(as_json: bool):  # type: ignore[no-untyped-def]

@@ -231,3 +231,20 @@ def test_no_display_for_screen_capture_exits_with_the_fix(monkeypatch, capsys):
     # The sources part words the fix; run shows it as one line, no traceback.
     assert lines[0].startswith("live2diff-cam: error: no display to capture: ")
     assert "DISPLAY" in lines[0]
+
+
+def test_terminal_keys_switch_the_session_mode(monkeypatch):
+    import io
+
+    from live2diff_cam.app import run as run_module
+    from live2diff_cam.app.hub import Mode
+
+    switched = []
+
+    class Recorder:
+        def set_mode(self, mode):
+            switched.append(mode)
+
+    monkeypatch.setattr(run_module.sys, "stdin", io.StringIO("b\nx\nPrivacy\nf\ns\n"))
+    run_module.start_mode_keys(Recorder()).join(timeout=5)
+    assert switched == [Mode.BYPASS, Mode.PRIVACY, Mode.FREEZE, Mode.STYLIZED]
