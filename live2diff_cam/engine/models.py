@@ -117,6 +117,11 @@ def build_tiny(seed: int = 0) -> EngineModel:
                 projection_dim=32,
             )
         )
+    return _random_model(unet, adapter, vae, text_encoder, "tiny")
+
+
+def _random_model(unet, adapter, vae, text_encoder, name: str) -> EngineModel:
+    """A built-in model: the real SD1.5 tokenizer and noise schedule around random modules."""
     return EngineModel(
         unet=unet.eval(),
         adapter=adapter.eval(),
@@ -124,7 +129,7 @@ def build_tiny(seed: int = 0) -> EngineModel:
         text_encoder=text_encoder.eval(),
         tokenizer=sd15_tokenizer(),
         scheduler=LCMScheduler(**SD15_SCHEDULER),
-        name="tiny",
+        name=name,
     )
 
 
@@ -141,12 +146,4 @@ def build_sd15_random(seed: int = 0) -> EngineModel:
         randomize_zero_initialised(adapter)
         vae = AutoencoderKL.from_config(_config("vae"))
         text_encoder = CLIPTextModel(CLIPTextConfig(**_config("text_encoder")))
-    return EngineModel(
-        unet=unet.eval(),
-        adapter=adapter.eval(),
-        vae=vae.eval(),
-        text_encoder=text_encoder.eval(),
-        tokenizer=sd15_tokenizer(),
-        scheduler=LCMScheduler(**SD15_SCHEDULER),
-        name="sd15-random",
-    )
+    return _random_model(unet, adapter, vae, text_encoder, "sd15-random")
