@@ -46,6 +46,7 @@ class FrameConverter:
         self.height, self.width = height, width
         self.device, self.dtype = device, dtype
         self._staging: torch.Tensor | None = None
+        self._uploaded: torch.cuda.Event | None = None
 
     def to_device(self, frame: np.ndarray | torch.Tensor) -> torch.Tensor:
         # 1. Upload the uint8 frame as it is (a quarter of the bytes of a float frame).
@@ -55,12 +56,20 @@ class FrameConverter:
             raise EngineError(
                 f"expected an (H, W, 3) uint8 RGB frame, got {tuple(frame.shape)} {frame.dtype}"
             )
-        if self.device.type == "cuda" and frame.device.type == "cpu":
+        staged = self.device.type == "cuda" and frame.device.type == "cpu"
+        if staged:
             if self._staging is None or self._staging.shape != frame.shape:
                 self._staging = torch.empty(frame.shape, dtype=torch.uint8, pin_memory=True)
+                self._uploaded = torch.cuda.Event()
+            else:
+                # The last upload from this buffer may still be queued (nothing synchronises
+                # between warmup frames): wait for that copy alone before overwriting it.
+                self._uploaded.synchronize()
             self._staging.copy_(frame)
             frame = self._staging
         image = frame.to(self.device, non_blocking=True).permute(2, 0, 1)[None]
+        if staged:
+            self._uploaded.record()
         # 2. Centre-crop to the engine's aspect, then resize.
         h, w = image.shape[-2:]
         if (h, w) != (self.height, self.width):
