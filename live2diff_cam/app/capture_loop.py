@@ -9,6 +9,7 @@ the sinks, only the hub's mailboxes.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -136,14 +137,12 @@ class CaptureLoop:
         """Hand a captured frame on: lossless to the engine offline, else to the latest slots."""
         hub = self._hub
         if hub.offline:
-            try:
+            with contextlib.suppress(MailboxClosed):  # closed: the session is stopping
                 while not hub.stop.is_set() and (
                     hub.paused or not hub.engine_in.put_wait(frame, POLL_S)
                 ):
                     if hub.paused:
                         hub.stop.wait(POLL_S)
-            except MailboxClosed:
-                pass
             return
         if hub.paused:
             return

@@ -12,6 +12,7 @@ sinks, only the hub's mailboxes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import time
@@ -208,11 +209,10 @@ class EngineLoop:
     def _emit(self, frame: Frame) -> None:
         """Offline hand-off to the output thread: lossless, waits while it is busy."""
         self._last_emitted = frame
-        try:
-            while not self._hub.stop.is_set() and not self._hub.engine_out.put_wait(frame, POLL_S):
-                pass
-        except MailboxClosed:
-            pass
+        with contextlib.suppress(MailboxClosed):  # closed: the session is stopping
+            while not self._hub.stop.is_set():
+                if self._hub.engine_out.put_wait(frame, POLL_S):
+                    return
 
     # -- live parameters -----------------------------------------------------------------------
 

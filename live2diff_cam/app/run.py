@@ -201,7 +201,7 @@ def main(args: argparse.Namespace) -> int:
         start_mode_keys(session)
     try:
         while not session.wait(0.2):
-            pass
+            continue  # short waits keep Ctrl-C responsive
     except KeyboardInterrupt:
         session.stop()
         print(
