@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("live2diff_cam.app.doctor", "check GPU, CUDA, depth runtime, virtual camera"),
     "download": ("live2diff_cam.app.download", "fetch models into the Hugging Face cache"),
     "devices": ("live2diff_cam.app.devices", "list cameras, monitors and windows"),
+    "eval": ("live2diff_cam.app.evaluate", "temporal consistency (warp error) of an output video"),
     "export-depth": ("live2diff_cam.depth.export", "export a PyTorch depth model to ONNX"),
 }
 
