@@ -84,6 +84,8 @@ def test_missing_file_is_one_line_without_traceback(command, tmp_path):
         pytest.skip(f"`{command}` takes no input file")
     missing = tmp_path / "no-such-clip.mp4"
     extra = ["--model", "tiny"] if "--model" in flags else []
+    if "--output" in flags:  # eval compares two videos: both missing here
+        extra += ["--output", str(missing)]
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "QT_QPA_PLATFORM": "offscreen"}
     result = _run(command, path_flag, str(missing), *extra, env=env)
     assert result.returncode != 0
