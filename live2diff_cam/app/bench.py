@@ -107,10 +107,14 @@ def _unet_flops(engine) -> float:
 
     denoiser = engine.denoiser
     slots_index = denoiser.next_index.clone()
+    compiled, denoiser.stream_unet = denoiser.stream_unet, denoiser.unet  # count eager ops
     counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        denoiser.advance(torch.zeros_like(denoiser.latents[:1]), None)
-    denoiser.next_index.copy_(slots_index)
+    try:
+        with torch.inference_mode(), counter:
+            denoiser.advance(torch.zeros_like(denoiser.latents[:1]), None)
+    finally:
+        denoiser.stream_unet = compiled
+        denoiser.next_index.copy_(slots_index)
     return float(counter.get_total_flops())
 
 
