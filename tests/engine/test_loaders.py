@@ -24,6 +24,7 @@ from live2diff_cam.engine.loaders import load_model, load_motion_module
 from live2diff_cam.engine.models import EngineModel, adapter_for, build_tiny
 from live2diff_cam.engine.motion_module import MotionAdapter
 from live2diff_cam.errors import ModelLoadError
+from tests.engine.conftest import run_stream
 
 SEED = 3
 REPO_ID = "tiny-org/tiny-sd15"
@@ -71,14 +72,7 @@ def frames() -> np.ndarray:
 
 def run(model: EngineModel, frames: np.ndarray) -> np.ndarray:
     engine = StreamEngine(EngineConfig(height=32, width=32, steps=2), model)
-    out = []
-    for frame in frames:
-        result = engine.step(frame)
-        while result is not None:
-            out.append(result)
-            result = engine.pop_finished()
-    out += engine.flush()
-    return np.stack(out)
+    return np.stack(run_stream(engine, frames))
 
 
 @pytest.fixture(scope="module")
