@@ -137,7 +137,7 @@ def run_benchmark(
     import torch
 
     from live2diff_cam.engine import EngineConfig, StreamEngine, load_model
-    from live2diff_cam.engine.reference import WindowRecomputeBaseline
+    from live2diff_cam.engine.baseline import WindowRecomputeBaseline
 
     config = EngineConfig(
         height=height,
