@@ -7,7 +7,7 @@ cached (`prefer="onnx"`); the aliases `depth-anything-v2-small` (default) and
 the engine or the app's settings.
 
     estimator = create_depth_estimator("depth-anything-v2-small", device="cuda")
-    depth = estimator(frames)   # (N, 3, H, W) [0, 1] -> (N, 1, H, W) [0, 1] per frame, near = 1
+    depth = estimator(frames)   # (N, 3, H, W) [0, 1] -> (N, 1, H, W) raw depth, near = larger
 """
 
 from __future__ import annotations
