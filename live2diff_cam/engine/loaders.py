@@ -9,8 +9,9 @@
         lora=(),                            # [(file | folder | hub id, scale), ...], fused in order
         lcm_lora=True,                      # True: LCM-LoRA for real SD1.5 bases; False/None: off;
                                             # a file/hub id: that LCM-LoRA (any base)
-        vae=None,                           # None: the model's own; "taesd"; hub id/folder of an
-                                            # AutoencoderKL or AutoencoderTiny
+        vae=None,                           # None: the model's own; "taesd" (built-in models:
+                                            # random TAESD of the released architecture); hub
+                                            # id/folder of an AutoencoderKL or AutoencoderTiny
         clip_skip=1, seed=0,
         local_files_only=False, cache_dir=None,
         config=None,                        # diffusers folder with the configs of a single file
@@ -62,6 +63,7 @@ from live2diff_cam.engine.models import (
     SD15_ASSETS,
     EngineModel,
     adapter_for,
+    build_random_taesd,
     build_sd15_random,
     build_tiny,
 )
@@ -135,7 +137,8 @@ def load_model(
 
     # 2. Parts replaced or added.
     if vae is not None:
-        model.vae = load_vae(vae, hub)
+        random_taesd = built_in and str(vae) == "taesd"
+        model.vae = build_random_taesd(seed) if random_taesd else load_vae(vae, hub)
     if motion_module is True:
         motion_module = None if built_in else LIVE2DIFF_REPO
     if motion_module not in (None, False):

@@ -176,7 +176,7 @@ class StreamEngine:
     def step(self, frame: np.ndarray | torch.Tensor) -> np.ndarray | None:
         """Consume one `(H', W', 3) uint8` RGB frame; return the oldest finished frame not yet
         returned, a new `(height, width, 3) uint8` array, or None while the pipeline fills."""
-        image, depth = self._to_device(frame)
+        image, depth = self.upload(frame)
         if self._skips(image):
             self._finished.append((self._received, self._last_slot))
             return self.pop_finished()
@@ -258,7 +258,7 @@ class StreamEngine:
     def encode_frame(self, frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One frame -> its image latent and depth latent (1, 4, h, w) each (depth normalised
         per frame, as in the stream). For baselines and tests."""
-        image, depth = self._to_device(frame)
+        image, depth = self.upload(frame)
         return self._encode(image, depth, joint=False)
 
     @torch.inference_mode()
@@ -270,7 +270,7 @@ class StreamEngine:
         if not 1 <= len(frames) <= self.config.window:
             raise EngineError(f"the offline reference takes 1..{self.config.window} frames")
         warmup = self.config.warmup
-        inputs = [self._to_device(f) for f in frames]
+        inputs = [self.upload(f) for f in frames]
         images = torch.cat([image for image, _ in inputs])
         depths = None if inputs[0][1] is None else torch.cat([d for _, d in inputs])
         z, depth_z = self._encode(
@@ -324,9 +324,7 @@ class StreamEngine:
             hidden = encoder(ids, output_hidden_states=True).hidden_states[-self.model.clip_skip]
             return encoder.text_model.final_layer_norm(hidden).to(self.dtype)
 
-    def _to_device(
-        self, frame: np.ndarray | torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def upload(self, frame: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Upload, crop/resize and depth of one frame; on CUDA on the input stream, so it
         overlaps the denoising of the previous frame. Returns (1, 3, H, W), (1, 1, H, W)."""
         with self._on_input_stream():
