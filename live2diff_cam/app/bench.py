@@ -144,7 +144,7 @@ def count_flops(*, model: str, height: int, width: int, steps: int, vae, depth) 
         "steps": steps,
         "vae": vae or "full",
         "depth": depth or "none",
-        "tflop_per_frame": {part: round(flops / 1e12, 4) for part, flops in counts.items()},
+        "tflop_per_frame": _tflop(counts),
         "weights_gb": round(weights * FP16_BYTES / 2**30, 3),
         "kv_cache_gb": round(engine.denoiser.cache.nbytes / 4 * FP16_BYTES / 2**30, 3),
         "memory_dtype": "float16",
@@ -228,7 +228,7 @@ def run_benchmark(
         "latency_ms_p95": round(1000 * _percentile(latencies, 95), 3),
         "pipeline_delay_frames": runner.delay_frames,
         "unet_calls_per_frame": {"pipelined": 1, "sequential": steps, "naive": steps}[mode],
-        "tflop_per_frame": {part: round(count / 1e12, 6) for part, count in flops.items()},
+        "tflop_per_frame": _tflop(flops),
         "torch": torch.__version__,
     }
     if device == "cuda":
@@ -242,6 +242,11 @@ def run_benchmark(
         # ru_maxrss is the process's peak resident set, KiB on Linux.
         result["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
     return result
+
+
+def _tflop(counts: dict[str, int]) -> dict[str, float]:
+    """FLOP counts as TFLOP with 6 significant digits (tiny models count in MFLOP)."""
+    return {part: float(f"{count / 1e12:.6g}") for part, count in counts.items()}
 
 
 def _percentile(values: list[float], q: float) -> float:
