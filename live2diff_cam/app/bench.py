@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "real-size random Depth-Anything-V2-Small (the tiny one for --model tiny), on ONNX",
     )
     parser.add_argument(
+        "--depth-runtime",
+        choices=("onnx", "torch"),
+        default="onnx",
+        help="onnx (default, as the app) or torch (where onnxruntime-gpu is missing)",
+    )
+    parser.add_argument(
         "--flops-only", action="store_true", help="count FLOPs and memory by part; time nothing"
     )
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU")
@@ -87,6 +93,7 @@ def main(args: argparse.Namespace) -> int:
             runs = [
                 run_benchmark(
                     **common,
+                    depth_runtime=args.depth_runtime,
                     frames=args.frames,
                     mode=mode,
                     device=device,
@@ -164,6 +171,7 @@ def run_benchmark(
     compile: bool | None = None,
     vae: str | None = "taesd",
     depth: str | None = None,
+    depth_runtime: str = "onnx",
     peak_tflops: float | None = None,
 ) -> dict:
     """Run one configuration and return its measurements as a JSON-able dict."""
@@ -175,7 +183,7 @@ def run_benchmark(
 
     request = _request(
         model, height, width, steps, vae, depth,
-        device=device, dtype=dtype, pipeline=mode != "sequential",
+        device=device, dtype=dtype, pipeline=mode != "sequential", depth_runtime=depth_runtime,
         compile=(compile if mode == "pipelined" else False),
     )  # fmt: skip
     engine = build_engine(request, _no_hook)
@@ -220,6 +228,7 @@ def run_benchmark(
         "compile": engine.config.compile,
         "vae": vae or "full",
         "depth": depth or "none",
+        "depth_runtime": depth_runtime if depth else None,
         "frames": len(returned),
         "fps": round(fps, 3),
         "step_ms_p50": round(1000 * _percentile(step_times, 50), 3),
