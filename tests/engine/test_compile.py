@@ -29,6 +29,7 @@ def _stream_with_live_changes(engine, frames) -> list:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # C++ compilation on 2 busy cores
 def test_compiled_stream_step_is_one_graph_and_gives_the_same_frames(tiny_model, clip_frames):
     from torch._dynamo.utils import counters
 
