@@ -52,6 +52,7 @@ class SessionHost:
         self._session: LiveSession | None = None
         self._last: LiveSession | None = None
         self._last_error: str | None = None
+        self._session_has_preset = False
         self._lock = threading.RLock()  # start / stop / apply from several request threads
 
     @property
@@ -71,6 +72,10 @@ class SessionHost:
             session.on_error(self._remember_error)
             session.start()
             self._session = self._last = session
+            # `run` builds sessions without a preset (the request already holds it under the
+            # flags), so the engine thread wraps no template around a prompt until a preset
+            # is sent to this session.
+            self._session_has_preset = False
 
     def stop(self) -> None:
         """Stop the session (joins its threads); no-op when none runs."""
@@ -130,10 +135,14 @@ class SessionHost:
                 self._request = self._request.with_preset(preset, self._prompt)
                 if session is not None:
                     session.set_preset(preset)
+                    self._session_has_preset = True
             if change.prompt is not None:
                 self._prompt = change.prompt
-                if session is not None:
-                    session.set_prompt(change.prompt)
+            if session is not None and (preset is not None or change.prompt is not None):
+                # Sent after the preset (commands apply in that order): the engine thread's
+                # subject may still be the rendered prompt `run` started with, and a preset
+                # would wrap its template around that.
+                session.set_prompt(self._prompt if self._session_has_preset else self._rendered())
             if change.strength is not None:
                 self._request = replace(self._request, strength=change.strength)
                 if session is not None:
@@ -154,11 +163,14 @@ class SessionHost:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _rendered(self) -> str:
+        """The subject inside the current preset's template (the subject alone without one)."""
+        preset = self._presets.get(self._preset) if self._preset else None
+        return preset.render(self._prompt) if preset else self._prompt
+
     def _with_values(self, request: EngineRequest) -> EngineRequest:
         """`request` with the prompt the next session must start from."""
-        preset = self._presets.get(self._preset) if self._preset else None
-        prompt = preset.render(self._prompt) if preset else self._prompt
-        return replace(request, prompt=prompt)
+        return replace(request, prompt=self._rendered())
 
     def _remember_error(self, message: str) -> None:
         self._last_error = message
