@@ -9,76 +9,16 @@ import json
 import os
 import socket
 import stat
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from live2diff_cam.app.control import (
-    ControlError,
-    ControlServer,
-    SettingsChange,
-    Status,
-    load_or_create_token,
-    token_path,
-)
-from live2diff_cam.app.control.schema import BadRequest
+from live2diff_cam.app.control import ControlError, ControlServer, load_or_create_token, token_path
 from live2diff_cam.app.control.server import MAX_BODY_BYTES
-from tests.app.control_client import call
+from tests.app.control_client import RecordingTarget, call
 
 TOKEN = "test-token-0123456789"
-
-
-class RecordingTarget:
-    """Keeps what the API set and counts start/stop; thread-safe like the real targets."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.values: dict[str, object] = {
-            "preset": "ink",
-            "prompt": "",
-            "strength": 0.5,
-            "structure": 1.0,
-            "mode": "stylized",
-        }
-        self.running = False
-        self.starts = 0
-        self.stops = 0
-        self.changes: list[dict[str, object]] = []
-
-    def status(self) -> Status:
-        with self.lock:
-            return Status(
-                running=self.running,
-                state="streaming" if self.running else "stopped",
-                fps=12.5 if self.running else None,
-                latency_p50_ms=80.0 if self.running else None,
-                latency_p95_ms=95.0 if self.running else None,
-                last_error=None,
-                **self.values,  # type: ignore[arg-type]
-            )
-
-    def presets(self) -> list[dict[str, str]]:
-        return [{"name": "ink", "description": "lines"}, {"name": "oil", "description": "paint"}]
-
-    def start(self) -> None:
-        with self.lock:
-            self.starts += 1
-            self.running = True
-
-    def stop(self) -> None:
-        with self.lock:
-            self.stops += 1
-            self.running = False
-
-    def apply(self, change: SettingsChange) -> None:
-        given = change.given()
-        if "preset" in given and given["preset"] not in ("ink", "oil"):
-            raise BadRequest(f"unknown preset '{given['preset']}' (known: ink, oil)")
-        with self.lock:
-            self.changes.append(given)
-            self.values.update(given)
 
 
 @pytest.fixture
