@@ -129,10 +129,12 @@ class ScriptState:
         self.app: dict | None = None  # the last status answer; None: not connected
         self.presets: list[str] = []
         self.message = "Not connected yet"
+        self._logged = ""
         self.hotkeys: dict[str, int] = {}
 
     def refresh(self) -> None:
         """Fetch the status (and the preset list once); mirror it into the properties."""
+        was_connected = self.app is not None
         try:
             self.app = self.client.status()
             if not self.presets:
@@ -142,6 +144,12 @@ class ScriptState:
             self.message = f"Not connected: {error}"
         else:
             self.message = describe(self.app)
+        # print() lands in OBS's Script Log: on connecting, disconnecting or a new fault,
+        # not once a second.
+        changed = was_connected != (self.app is not None) or self.app is None
+        if changed and self.message != self._logged:
+            print(f"Live2Diff Camera: {self.message}")
+            self._logged = self.message
         self.mirror()
 
     def mirror(self) -> None:
@@ -231,12 +239,12 @@ def script_defaults(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 def script_properties():  # type: ignore[no-untyped-def]
+    if not STATE.presets:
+        STATE.refresh()  # OBS asks for the properties right after loading, before a poll
     props = obs.obs_properties_create()
     obs.obs_properties_add_text(props, "status", "Connection", obs.OBS_TEXT_INFO)
     obs.obs_properties_add_text(props, "url", "API address", obs.OBS_TEXT_DEFAULT)
-    obs.obs_properties_add_text(
-        props, "token", "Token (empty: the app's file)", obs.OBS_TEXT_PASSWORD
-    )
+    obs.obs_properties_add_text(props, "token", "Token", obs.OBS_TEXT_PASSWORD)
     presets = obs.obs_properties_add_list(
         props, "preset", "Preset", obs.OBS_COMBO_TYPE_LIST, obs.OBS_COMBO_FORMAT_STRING
     )

@@ -64,9 +64,9 @@ def test_the_token_file_is_where_the_app_writes_it(script, monkeypatch, tmp_path
 def test_properties_show_the_apps_presets_sliders_modes_and_status(script, standin, app):
     _target, server = app
     settings = loaded(script, server)
-    script._poll()  # the timer's first tick
-    assert settings["status"] == "Connected: stopped (stylized)"
+    # OBS builds the properties right after loading, before the timer's first tick.
     props = script.script_properties()
+    assert settings["status"] == "Connected: stopped (stylized)"
     assert props["status"].args == (OBS_TEXT_INFO,)
     assert props["token"].args == (OBS_TEXT_PASSWORD,)
     assert props["preset"].items == [("ink", "ink"), ("oil", "oil")]
