@@ -242,3 +242,16 @@ def test_a_busy_port_is_one_clear_error(server, target):
         second.start()
     with pytest.raises(ControlError, match=r"--control-port must be in 1\.\.65535, got 70000"):
         ControlServer(target, 70000, TOKEN)
+
+
+def test_doctor_says_where_the_token_is(tmp_path, monkeypatch):
+    from live2diff_cam.app import doctor
+
+    monkeypatch.setenv("LIVE2DIFF_CAM_CONFIG_DIR", str(tmp_path))
+    path = tmp_path / "control-token"
+    assert doctor.check_control_api().detail == (
+        "off unless --control-port PORT or control_port in settings.toml; token file "
+        f"{path} (written on the first start with --control-port)"
+    )
+    load_or_create_token()
+    assert doctor.check_control_api().detail.endswith(f"token file {path} (present)")
