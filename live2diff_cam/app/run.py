@@ -18,12 +18,12 @@ import threading
 from pathlib import Path
 
 from live2diff_cam.app.control.host import SessionHost
-from live2diff_cam.app.control.serve import add_port_argument, serve_control
+from live2diff_cam.app.control.serve import add_port_argument, chosen_port, serve_control
 from live2diff_cam.app.engine_build import EngineRequest
 from live2diff_cam.app.hub import Mode
 from live2diff_cam.app.presets import Preset, get_preset, load_presets
 from live2diff_cam.app.session import LiveSession
-from live2diff_cam.app.settings import load_settings, user_presets_path
+from live2diff_cam.app.settings import user_presets_path
 from live2diff_cam.app.stats import SessionStats
 from live2diff_cam.errors import Live2DiffError, SourceError
 
@@ -185,7 +185,7 @@ def main(args: argparse.Namespace) -> int:
     offline = is_offline(source)
     depth_writer = DepthWriter(args.save_depth) if args.save_depth is not None else None
 
-    port = args.control_port if args.control_port is not None else load_settings().control_port
+    port = chosen_port(args.control_port)
 
     # 2. The session: the engine loads on its own thread; stats come once a second. The host
     # holds it so the control API (if on) can stop it and start a new one.

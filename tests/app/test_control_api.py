@@ -255,3 +255,16 @@ def test_doctor_says_where_the_token_is(tmp_path, monkeypatch):
     )
     load_or_create_token()
     assert doctor.check_control_api().detail.endswith(f"token file {path} (present)")
+
+
+def test_the_port_comes_from_the_flag_else_the_setting(tmp_path, monkeypatch, caplog):
+    from live2diff_cam.app.control.serve import chosen_port
+
+    monkeypatch.setenv("LIVE2DIFF_CAM_CONFIG_DIR", str(tmp_path))
+    assert chosen_port(None) == 0  # off by default
+    (tmp_path / "settings.toml").write_text("control_port = 8510\n")
+    assert (chosen_port(None), chosen_port(9000), chosen_port(0)) == (8510, 9000, 0)
+    (tmp_path / "settings.toml").write_text("control_port = 70000\n")
+    assert chosen_port(None) == 0
+    assert "control_port must be in 0..65535, got 70000. Fix it, or delete the file." in caplog.text
+    assert "The control API stays off." in caplog.text

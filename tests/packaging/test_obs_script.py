@@ -156,11 +156,14 @@ def test_hotkey_bindings_are_saved_and_loaded_with_the_scene_collection(script, 
     assert list(again.timers.values()) == [1000]
 
 
-def test_the_status_line_says_what_is_wrong(script, standin, app, tmp_path):
+def test_the_status_line_says_what_is_wrong(script, standin, app, tmp_path, capsys):
     target, server = app
     settings = loaded(script, server, token="not-the-token")
     script._poll()
     assert settings["status"].startswith("Not connected: 401: missing or wrong token")
+    script._poll()  # the Script Log gets a fault once, not once a second
+    logged = capsys.readouterr().out.splitlines()
+    assert len(logged) == 1 and logged[0].startswith("Live2Diff Camera: Not connected: 401")
     settings = loaded(script, None, url="http://192.168.1.20:8510")
     script._poll()
     assert settings["status"] == (

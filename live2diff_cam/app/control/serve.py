@@ -6,18 +6,20 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
 from live2diff_cam.app.control.server import ControlServer, ControlTarget
 from live2diff_cam.app.control.token import load_or_create_token, token_path
+from live2diff_cam.app.settings import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
 
-def add_port_argument(parser: object) -> None:
+def add_port_argument(parser: argparse.ArgumentParser) -> None:
     """`--control-port PORT` for a command's parser (run and gui share the wording)."""
-    parser.add_argument(  # type: ignore[attr-defined]
+    parser.add_argument(
         "--control-port",
         type=int,
         default=None,
@@ -25,6 +27,18 @@ def add_port_argument(parser: object) -> None:
         help="serve the local control API (OBS script, docs/OBS.md) on 127.0.0.1:PORT; "
         "0 = off (default: the control_port setting, which is 0)",
     )
+
+
+def chosen_port(flag: int | None) -> int:
+    """The `--control-port` flag when given, else the `control_port` setting. A damaged
+    settings file leaves the API off with a warning: it must not stop a headless stream."""
+    if flag is not None:
+        return flag
+    try:
+        return load_settings().control_port
+    except SettingsError as error:
+        log.warning("%s The control API stays off.", error)
+        return 0
 
 
 def serve_control(target: ControlTarget, port: int) -> ControlServer | None:

@@ -204,7 +204,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise ConnectionError("the client closed the connection mid-body")
         return body
 
-    def _refuse(self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None):
+    def _refuse(
+        self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.close_connection = True
         self._drain()
         self._reply(
@@ -288,7 +290,7 @@ class ControlServer:
             daemon=True,
         )
         self._thread.start()
-        log.info("control API on %s", self.url)
+        log.debug("control API on %s", self.url)
 
     @property
     def port(self) -> int:
