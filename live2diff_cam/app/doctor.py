@@ -424,10 +424,24 @@ def _windows_registry_has(clsid: str) -> bool:
     return False
 
 
+def _unity_capture_names() -> list[str]:
+    from live2diff_cam.app.sinks.vcam_backend import unity_capture_names
+
+    return unity_capture_names()
+
+
 def check_virtual_camera_windows(
     registry_has: Callable[[str], bool] = _windows_registry_has,
     environ: Mapping[str, str] = os.environ,
+    unity_names: Callable[[], list[str]] = _unity_capture_names,
 ) -> Check:
+    if "Live2Diff Camera" in unity_names():  # packaging/windows registers it under our name
+        return Check(
+            "virtual-camera",
+            Status.OK,
+            "Unity Capture is registered as 'Live2Diff Camera' (backend unitycapture); apps "
+            "list it by that name and OBS keeps its own virtual camera",
+        )
     try:
         registered = registry_has(OBS_VCAM_CLSID)
     except Exception as error:
@@ -503,6 +517,27 @@ def check_virtual_camera(system: str | None = None) -> Check:
         Status.WARN,
         f"no virtual-camera backend for {system}",
         "use Linux (v4l2loopback), Windows or macOS (OBS Virtual Camera)",
+    )
+
+
+def check_camera_backend() -> Check:
+    """Which pyvirtualcam backend the app opens here, and the name apps list it under."""
+    from live2diff_cam.app.sinks.vcam_backend import describe_backend
+
+    return Check("camera-backend", Status.OK, describe_backend())
+
+
+def check_control_api() -> Check:
+    """Where the control API's token lives (docs/OBS.md); the API itself is off by default."""
+    from live2diff_cam.app.control.token import token_path
+
+    path = token_path()
+    state = "present" if path.is_file() else "written on the first start with --control-port"
+    return Check(
+        "control-api",
+        Status.OK,
+        f"off unless --control-port PORT or control_port in settings.toml; token file {path} "
+        f"({state})",
     )
 
 
@@ -704,6 +739,8 @@ def run_checks() -> list[Check]:
     checks.append(check_torch_device())
     checks.append(check_onnxruntime())
     checks.append(check_virtual_camera())
+    checks.append(check_camera_backend())
+    checks.append(check_control_api())
     checks.append(check_screen_capture())
     checks.append(check_qt_platform())
     checks.append(check_model_cache())
