@@ -11,7 +11,12 @@
                                             # a file/hub id: that LCM-LoRA (any base)
         vae=None,                           # None: the model's own; "taesd"; hub id/folder of an
                                             # AutoencoderKL or AutoencoderTiny
-        clip_skip=1, seed=0,
+        clip_skip=1,                        # CLIP layers skipped from the end: 0 = last layer,
+                                            # 1 = penultimate (Live2Diff's default; see text.py)
+        scheduler="live2diff",              # "live2diff": the original's linear LCM betas, which
+                                            # the motion modules were trained with; "model": the
+                                            # base model's own schedule (SD1.5: scaled_linear)
+        seed=0,
         local_files_only=False, cache_dir=None,
         config=None,                        # diffusers folder with the configs of a single file
     ) -> EngineModel
@@ -21,8 +26,9 @@ Per source kind:
   but a motion module and LoRAs given here are still loaded into them.
 * hub id (`stable-diffusion-v1-5/stable-diffusion-v1-5`) or local diffusers folder: every part
   through its `from_pretrained(source, subfolder=...)` (fp16-only downloads are found too), the
-  scheduler as `LCMScheduler.from_config`. Hub ids resolve through the ordinary Hugging Face
-  cache, so `live2diff-cam download` fills it ahead of time.
+  model's scheduler config as `LCMScheduler.from_config` (used with `scheduler="model"`). Hub
+  ids resolve through the ordinary Hugging Face cache, so `live2diff-cam download` fills it
+  ahead of time.
 * single file: an original-format SD1.5 checkpoint (`model.diffusion_model.*`,
   `first_stage_model.*`, `cond_stage_model.transformer.*`) through diffusers' single-file
   loading, with the SD1.5 configs shipped in `assets/sd15` (or `config`), fully offline.
@@ -64,12 +70,15 @@ from live2diff_cam.engine.models import (
     adapter_for,
     build_sd15_random,
     build_tiny,
+    live2diff_scheduler,
 )
 from live2diff_cam.engine.motion_module import MotionAdapter
 from live2diff_cam.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
+# Noise schedules `load_model(scheduler=...)` knows (see its docstring).
+SCHEDULERS = ("live2diff", "model")
 BUILT_IN: dict[str, Callable[[int], EngineModel]] = {
     "tiny": build_tiny,
     "sd15-random": build_sd15_random,
@@ -111,16 +120,19 @@ def load_model(
     lcm_lora: str | Path | bool | None = True,
     vae: str | Path | None = None,
     clip_skip: int = 1,
+    scheduler: str = "live2diff",
     seed: int = 0,
     local_files_only: bool = False,
     cache_dir: str | Path | None = None,
     config: str | Path | None = None,
 ) -> EngineModel:
     """Build the `EngineModel` for `source` with its extras; see the module docstring."""
-    if clip_skip < 1:
+    if clip_skip < 0:
         raise ModelLoadError(
-            f"clip_skip must be 1 or more (2 = penultimate layer), got {clip_skip}"
+            f"clip_skip must be 0 or more (0 = last CLIP layer, 1 = penultimate), got {clip_skip}"
         )
+    if scheduler not in SCHEDULERS:
+        raise ModelLoadError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
     hub = HubOptions(None if cache_dir is None else str(cache_dir), local_files_only)
 
     # 1. The SD1.5 base.
@@ -134,6 +146,13 @@ def load_model(
             model.adapter = adapter_for(model.unet).eval()
 
     # 2. Parts replaced or added.
+    if scheduler == "live2diff":
+        model.scheduler = live2diff_scheduler()
+    elif built_in:
+        # The built-in models stand for SD1.5: their own schedule is the shipped SD1.5 config.
+        model.scheduler = LCMScheduler.from_config(
+            LCMScheduler.load_config(str(SD15_ASSETS / "scheduler"))
+        )
     if vae is not None:
         model.vae = load_vae(vae, hub)
     if motion_module is True:
@@ -156,6 +175,12 @@ def load_model(
     for index, (lora_source, scale) in enumerate(loras):
         fuse_lora(model, lora_source, scale, hub=hub, adapter_name=f"lora{index}")
 
+    layers = model.text_encoder.config.num_hidden_layers
+    if clip_skip >= layers:
+        raise ModelLoadError(
+            f"clip_skip {clip_skip} skips all {layers} layers of this model's text encoder; "
+            f"use 0..{layers - 1} (1 = penultimate, Live2Diff's default)"
+        )
     model.clip_skip = clip_skip
     model.name = source if not loras else f"{source}+{len(loras)} LoRA"
     return model
