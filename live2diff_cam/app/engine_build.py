@@ -39,13 +39,19 @@ class EngineLike(Protocol):
 
     def set_depth_scale(self, scale: float) -> None: ...
 
+    def warm_up(self, progress: Callable[[str], None] | None = None) -> None: ...
+
 
 @dataclass(frozen=True)
 class EngineRequest:
     """What engine to build: the model (from the preset) and the engine's settings.
 
     `model`: "tiny" | "sd15-random" | hub id | folder | file. `prompt` is the full prompt
-    (a preset's template already applied). `depth_model`: ONNX file / hub id, or None.
+    (a preset's template already applied). `depth_model`: ONNX file / hub id / alias /
+    `random:ARCH`, or None. `vae`: "taesd" (the fast autoencoder, the live default), None (the
+    model's own full VAE: the quality choice) or a hub id/folder. `compile`: "Optimize for
+    speed", one compiled stream step (CUDA graphs on CUDA); None = on where the device is CUDA.
+    `device="meta"` builds the engine without computing anything (FLOP counting).
     `negative_prompt` is carried for the UI and for engines with guidance; the LCM engine
     runs at guidance 1, where a negative prompt has no effect, so `build_engine` drops it.
     """
@@ -53,7 +59,7 @@ class EngineRequest:
     model: str = "tiny"
     lora: tuple[tuple[str, float], ...] = ()
     motion_module: str | None = None  # None: the released Live2Diff checkpoint; "none": off
-    vae: str | None = None  # None: the model's own; "taesd": the fast tiny autoencoder
+    vae: str | None = "taesd"
     height: int = 512
     width: int = 512
     steps: int = 2
@@ -66,6 +72,7 @@ class EngineRequest:
     pipeline: bool = True
     depth_model: str | None = None
     depth_scale: float = 1.0
+    compile: bool | None = None
 
     def __post_init__(self) -> None:
         if self.height <= 0 or self.width <= 0:
@@ -104,15 +111,21 @@ so every depth map reaches the hook (stats, `--save-depth`)."""
 
 
 def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
-    """The real engine for `request`: `load_model` + `EngineConfig` + optional depth model."""
+    """The engine for `request`: `load_model` + `EngineConfig` + optional depth model. The one
+    builder of `run`, `bench` and the GUI."""
     from live2diff_cam.engine import EngineConfig, StreamEngine, load_model
 
     device, dtype = _resolve_device(request.device, request.dtype)
+    compile = device.startswith("cuda") if request.compile is None else request.compile
+    if compile:
+        _keep_compiled_artefacts()
     depth = None
     if request.depth_model is not None:
         from live2diff_cam.depth import create_depth_estimator
 
-        estimator = create_depth_estimator(request.depth_model, device)
+        # Nothing runs on "meta" (FLOP counting): the depth network is counted in torch.
+        prefer = "torch" if device == "meta" else "onnx"
+        estimator = create_depth_estimator(request.depth_model, device, prefer=prefer)
         depth = _TimedDepth(estimator, depth_hook)
     motion: str | bool = True if request.motion_module is None else request.motion_module
     if str(motion).lower() == "none":
@@ -131,8 +144,21 @@ def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
         prompt=request.prompt,
         depth_scale=request.depth_scale,
         pipeline=request.pipeline,
+        compile=compile and device != "meta",
     )
     return StreamEngine(config, model, depth_estimator=depth)
+
+
+def _keep_compiled_artefacts() -> None:
+    """Inductor's caches (compiled kernels, FX graphs, autotuning) in the app's cache folder
+    instead of /tmp, so a compile is paid once per machine, not once per boot."""
+    import os
+
+    from platformdirs import user_cache_dir
+
+    os.environ.setdefault(
+        "TORCHINDUCTOR_CACHE_DIR", os.path.join(user_cache_dir("live2diff-cam"), "torchinductor")
+    )
 
 
 def _resolve_device(device: str, dtype: str) -> tuple[str, str]:
@@ -151,11 +177,11 @@ class _TimedDepth:
     is launch time: a sync here would slow every frame just to measure it)."""
 
     def __init__(self, estimator: Callable, hook: DepthHook) -> None:
-        self._estimator = estimator
+        self.estimator = estimator
         self._hook = hook
 
     def __call__(self, frames):  # type: ignore[no-untyped-def]
         start = time.perf_counter_ns()
-        depth = self._estimator(frames)
+        depth = self.estimator(frames)
         self._hook(depth, (time.perf_counter_ns() - start) / 1e6)
         return depth

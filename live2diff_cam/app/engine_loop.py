@@ -117,6 +117,9 @@ class EngineLoop:
                 hub.set_state(SessionState.ERROR, message)
                 hub.report(message)
             return None
+        warm_up = getattr(engine, "warm_up", None)  # test doubles need not compile
+        if warm_up is not None:
+            warm_up(lambda text: hub.set_state(SessionState.LOADING, text))
         hub.delay_frames = int(getattr(engine, "delay_frames", 0))
         self._inflight.clear()
         hub.set_state(SessionState.WARMING_UP, f"model '{request.model}' loaded")

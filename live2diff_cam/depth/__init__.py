@@ -2,8 +2,8 @@
 
     from live2diff_cam.depth import create_depth_estimator
     estimator = create_depth_estimator("depth-anything-v2-small", device="cuda")
-    depth = estimator(frames)   # (N, 3, H, W) float [0, 1] RGB -> (N, 1, H, W) float32,
-                                # min-max normalised to [0, 1] per frame, near = 1
+    depth = estimator(frames)   # (N, 3, H, W) float [0, 1] RGB -> (N, 1, H, W) float32
+                                # raw relative inverse depth (larger = nearer), unnormalised
 
 Never imports the engine, the app or Qt: the engine only sees the `DepthEstimator` protocol.
 """

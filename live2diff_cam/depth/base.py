@@ -20,13 +20,16 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @runtime_checkable
 class DepthEstimator(Protocol):
-    """Anything that turns a batch of frames into normalised depth maps.
+    """Anything that turns a batch of frames into raw depth maps.
 
     `frames`: (N, 3, H, W) float in [0, 1] RGB, on the engine's device.
-    returns:  (N, 1, H, W) float32 on the same device, same H and W, min-max normalised to
-              [0, 1] per frame (each frame's nearest point is 1, its farthest 0: inverse depth,
-              as MiDaS and Depth-Anything output). A flat map (no structure) comes out all 0.
-    A frame's depth does not depend on the other frames of its batch.
+    returns:  (N, 1, H, W) float32 on the same device, same H and W: the network's relative
+              inverse depth (larger = nearer, as MiDaS and Depth-Anything output), resized but
+              NOT normalised. The engine min-max normalises it as the original does: the warmup
+              clip's maps together, every later frame on its own (ENGINE_SPEC §1).
+    A frame's depth does not depend on the other frames of its batch. On CUDA the work is
+    ordered after the caller's current stream and before its later work (events, never a
+    device-wide synchronisation).
     """
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor: ...

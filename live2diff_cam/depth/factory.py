@@ -7,7 +7,7 @@ cached (`prefer="onnx"`); the aliases `depth-anything-v2-small` (default) and
 the engine or the app's settings.
 
     estimator = create_depth_estimator("depth-anything-v2-small", device="cuda")
-    depth = estimator(frames)   # (N, 3, H, W) [0, 1] -> (N, 1, H, W) [0, 1] per frame, near = 1
+    depth = estimator(frames)   # (N, 3, H, W) [0, 1] -> (N, 1, H, W) raw depth, near = larger
 """
 
 from __future__ import annotations
@@ -19,9 +19,15 @@ from typing import Literal
 import torch
 
 from live2diff_cam.depth.base import DepthEstimator, DepthModelSpec, known_model
-from live2diff_cam.depth.export import export_cached
+from live2diff_cam.depth.export import export_cached, export_depth_onnx
 from live2diff_cam.depth.onnx_estimator import OnnxDepthEstimator
-from live2diff_cam.depth.sources import known_onnx_file, looks_like_hub_id, missing_file_message
+from live2diff_cam.depth.random_models import build_random_depth_model
+from live2diff_cam.depth.sources import (
+    depth_cache_dir,
+    known_onnx_file,
+    looks_like_hub_id,
+    missing_file_message,
+)
 from live2diff_cam.depth.torch_estimator import TorchDepthEstimator, load_transformers_depth_model
 from live2diff_cam.errors import DepthError
 
@@ -43,7 +49,9 @@ def create_depth_estimator(
 
     `source`: an .onnx file; a transformers depth-model folder; a hub id
     (`onnx-community/depth-anything-v2-small`, `depth-anything/Depth-Anything-V2-Small-hf`,
-    `Intel/dpt-hybrid-midas`, ...); or an alias (`depth-anything-v2-small`, `dpt-hybrid-midas`).
+    `Intel/dpt-hybrid-midas`, ...); an alias (`depth-anything-v2-small`, `dpt-hybrid-midas`);
+    or `random:ARCH` (ARCH in `RANDOM_ARCHITECTURES`): that architecture with random weights,
+    exported once and run like a real model (benchmarks and tests, no download).
     `prefer`: the runtime for sources that have both forms (an .onnx file is always ONNX).
     `dtype`: torch runtime compute dtype (default float16 on CUDA, float32 on the CPU).
     Raises DepthError saying what to download or fix when the model cannot be had.
@@ -53,6 +61,10 @@ def create_depth_estimator(
     device = torch.device(device)
     text = str(source)
     path = Path(text).expanduser()
+
+    # 0. A random-weight architecture (offline benchmarks): the same runtimes as a real model.
+    if text.startswith(RANDOM_PREFIX):
+        return _random(text.removeprefix(RANDOM_PREFIX), device, prefer, tensorrt, dtype)
 
     # 1. A file on disk: ONNX, whatever `prefer` says.
     if path.is_file():
@@ -77,6 +89,27 @@ def create_depth_estimator(
             return _torch(location, device, spec, dtype)
         return OnnxDepthEstimator(export_cached(location), device, spec, tensorrt=tensorrt)
     raise DepthError(missing_file_message("depth model", text))
+
+
+RANDOM_PREFIX = "random:"
+
+
+def _random(
+    architecture: str,
+    device: torch.device,
+    prefer: Runtime,
+    tensorrt: bool,
+    dtype: torch.dtype | None,
+) -> DepthEstimator:
+    model, spec = build_random_depth_model(architecture)
+    if prefer == "torch":
+        if dtype is None:
+            dtype = torch.float16 if device.type == "cuda" else torch.float32
+        return TorchDepthEstimator(model, spec, device, dtype)
+    path = depth_cache_dir() / "random" / f"{architecture}.onnx"
+    if not path.is_file():
+        export_depth_onnx(model, spec, path)
+    return OnnxDepthEstimator(path, device, spec, tensorrt=tensorrt)
 
 
 def _torch(

@@ -7,13 +7,15 @@ or from the metadata `live2diff-cam export-depth` writes into the file. Knows no
 where files come from (see sources.py) or about the engine.
 
     estimator = OnnxDepthEstimator("depth.onnx", device="cuda")
-    depth = estimator(frames)   # (N, 3, H, W) [0, 1] -> (N, 1, H, W) [0, 1] per frame, near = 1
+    depth = estimator(frames)   # (N, 3, H, W) [0, 1] -> (N, 1, H, W) raw depth, near = larger
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +112,11 @@ class OnnxDepthEstimator:
         if tensorrt and not want_gpu:
             raise DepthError("the TensorRT provider needs device='cuda'")
 
-        # 1. Session: once, with the providers this device wants.
-        providers = self._providers(ort, self.device, tensorrt)
+        # 1. Session: once, with the providers this device wants. On CUDA onnxruntime runs on
+        # a torch stream of ours, ordered against the caller's stream with events.
+        usable = want_gpu and torch.cuda.is_available()
+        self._stream = torch.cuda.Stream(self.device) if usable else None
+        providers = self._providers(ort, self.device, tensorrt, self._stream)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle onnxruntime CPU threads spin by default, stealing the cores that torch's
@@ -155,6 +160,8 @@ class OnnxDepthEstimator:
 
         # 4. IO binding state: one binding, buffers per batch size (allocated once each).
         self._binding = self.session.io_binding() if self.uses_gpu else None
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("disable_synchronize_execution_providers", "1")
         self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._output_shape: tuple[int, ...] | None = None
         if warmup:
@@ -163,7 +170,9 @@ class OnnxDepthEstimator:
     # -- setup -------------------------------------------------------------------------------
 
     @staticmethod
-    def _providers(ort: Any, device: torch.device, tensorrt: bool) -> list[Any]:
+    def _providers(
+        ort: Any, device: torch.device, tensorrt: bool, stream: torch.cuda.Stream | None
+    ) -> list[Any]:
         if device.type != "cuda":
             return [CPU]
         available = ort.get_available_providers()
@@ -186,6 +195,9 @@ class OnnxDepthEstimator:
             except Exception as error:  # missing libraries surface in the provider check below
                 log.debug("onnxruntime.preload_dlls() failed: %s", error)
         device_id = device.index or 0
+        # onnxruntime enqueues on this stream and, with the run option below, returns without
+        # waiting for it: torch orders its own work after it, no host synchronisation.
+        on_stream = {"user_compute_stream": str(stream.cuda_stream)} if stream else {}
         providers: list[Any] = []
         if tensorrt:
             engines = depth_cache_dir() / "tensorrt"
@@ -198,10 +210,11 @@ class OnnxDepthEstimator:
                         "trt_fp16_enable": True,
                         "trt_engine_cache_enable": True,
                         "trt_engine_cache_path": str(engines),
+                        **on_stream,
                     },
                 )
             )
-        providers += [(CUDA, {"device_id": device_id}), CPU]
+        providers += [(CUDA, {"device_id": device_id, **on_stream}), CPU]
         return providers
 
     def _check_input(self) -> tuple[str, int | None, tuple[int, int] | None]:
@@ -238,7 +251,8 @@ class OnnxDepthEstimator:
         # First run allocates onnxruntime's arenas (and builds TensorRT engines): pay it at load.
         size = (self.spec.input_height, self.spec.input_width)
         frame = torch.full((1, 3, *size), 0.5, device=self._compute_device)
-        raw = self._run(self.processor.preprocess(frame))
+        with self._on_own_stream():
+            raw = self._run(self.processor.preprocess(frame))
         if raw.ndim not in (3, 4) or (raw.ndim == 4 and raw.shape[1] != 1):
             raise DepthError(
                 f"{self.model_path.name} outputs {self.output_name!r} of shape "
@@ -248,20 +262,37 @@ class OnnxDepthEstimator:
     # -- running -----------------------------------------------------------------------------
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) float [0, 1] RGB -> (N, 1, H, W) float32 [0, 1] per frame, near = 1."""
+        """(N, 3, H, W) float [0, 1] RGB -> (N, 1, H, W) float32 raw depth, larger = nearer."""
         frames = check_frames(frames)
         if self.uses_gpu and frames.device != self.device:
             raise DepthError(
                 f"frames are on {frames.device} but this depth session runs on {self.device}"
             )
         size = (frames.shape[-2], frames.shape[-1])
-        if self._fixed_batch == 1 and frames.shape[0] > 1:
-            # The GPU output buffer is reused by the next run: copy each frame's map out of it.
-            raw = torch.cat([self._run(self._input(f)).clone() for f in frames.split(1)])
-        else:
-            raw = self._run(self._input(frames))
-        depth = self.processor.postprocess(raw, size)
+        with self._on_own_stream(frames):
+            if self._fixed_batch == 1 and frames.shape[0] > 1:
+                # The GPU output buffer is reused by the next run: copy each map out of it.
+                raw = torch.cat([self._run(self._input(f)).clone() for f in frames.split(1)])
+            else:
+                raw = self._run(self._input(frames))
+            depth = self.processor.postprocess(raw, size)
+        if self._stream is not None and self.uses_gpu:
+            caller = torch.cuda.current_stream(self.device)
+            caller.wait_stream(self._stream)
+            depth.record_stream(caller)
         return depth.to(frames.device)
+
+    @contextlib.contextmanager
+    def _on_own_stream(self, frames: torch.Tensor | None = None) -> Iterator[None]:
+        """On CUDA: run the block on onnxruntime's stream, after the caller's queued work."""
+        if self._stream is None or not self.uses_gpu:
+            yield
+            return
+        self._stream.wait_stream(torch.cuda.current_stream(self.device))
+        if frames is not None and frames.is_cuda:
+            frames.record_stream(self._stream)
+        with torch.cuda.stream(self._stream):
+            yield
 
     def _input(self, frames: torch.Tensor) -> torch.Tensor:
         if not self.uses_gpu:
@@ -294,8 +325,7 @@ class OnnxDepthEstimator:
             # Warm-up: let onnxruntime allocate the output once to learn its per-frame shape.
             self._bind_input(binding, x, device_id)
             binding.bind_output(self.output_name, "cuda", device_id)
-            torch.cuda.current_stream(x.device).synchronize()
-            self.session.run_with_iobinding(binding)
+            self.session.run_with_iobinding(binding)  # at load: waits for its stream
             raw = binding.copy_outputs_to_cpu()[0]
             self._output_shape = tuple(raw.shape[1:])
             self._buffers.clear()
@@ -317,9 +347,8 @@ class OnnxDepthEstimator:
             shape=tuple(out.shape),
             buffer_ptr=out.data_ptr(),
         )
-        # onnxruntime runs on its own CUDA stream: torch's writes to the input must be done.
-        torch.cuda.current_stream(x.device).synchronize()
-        self.session.run_with_iobinding(binding)  # returns once its stream has finished
+        # The input was written on this same stream (`_on_own_stream`): already ordered.
+        self.session.run_with_iobinding(binding, self._run_options)  # returns once queued
         return out
 
     def _bind_input(self, binding: Any, x: torch.Tensor, device_id: int) -> None:

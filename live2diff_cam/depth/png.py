@@ -1,7 +1,7 @@
 """Writing one depth map as a grayscale PNG (for `run --save-depth DIR` and for looking at maps).
 
-Owns the float [0, 1] -> 16- or 8-bit conversion and the cv2 write. White = near (1), black =
-far (0), as the engine sees it. Knows nothing about folders of frames or naming schemes.
+Owns the raw map -> min-max normalised 16- or 8-bit conversion and the cv2 write. White = near,
+black = far, as the engine sees it. Knows nothing about folders of frames or naming schemes.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from live2diff_cam.errors import DepthError
 
 
 def save_depth_png(depth: torch.Tensor, path: str | Path, bits: int = 16) -> Path:
-    """Write one depth map `(H, W)`, `(1, H, W)` or `(1, 1, H, W)` in [0, 1] as a PNG; return path.
+    """Write one raw depth map `(H, W)`, `(1, H, W)` or `(1, 1, H, W)` as a PNG; return path.
 
-    `bits`: 16 (uint16, full precision of the map) or 8 (uint8, smaller files). Values outside
-    [0, 1] are clipped. Parent folders are created.
+    The map is min-max normalised on its own (white = nearest, black = farthest; a flat map is
+    black). `bits`: 16 (uint16, full precision) or 8 (uint8, smaller files). Parent folders
+    are created.
     """
     if bits not in (8, 16):
         raise DepthError(f"save_depth_png: bits must be 8 or 16, got {bits}")
@@ -35,7 +36,9 @@ def save_depth_png(depth: torch.Tensor, path: str | Path, bits: int = 16) -> Pat
         )
     peak = 65535 if bits == 16 else 255
     dtype = np.uint16 if bits == 16 else np.uint8
-    values = image.float().clamp(0.0, 1.0).mul(peak).round_().cpu().numpy().astype(dtype)
+    image = image.float()
+    unit = (image - image.min()) / (image.max() - image.min()).clamp_min(1e-6)
+    values = unit.mul(peak).round_().cpu().numpy().astype(dtype)
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise DepthError(f"save_depth_png writes PNG files: {path} should end in .png")

@@ -1,7 +1,7 @@
 """Torch pre- and post-processing shared by every depth runtime.
 
 Owns the checks on the frames the engine hands in, the resize + pixel normalisation into a
-network's input, and the way back: resize to the frame size and min-max normalise per frame.
+network's input, and the way back: the raw map resized to the frame size.
 Knows nothing about which runtime (onnxruntime, torch) runs the network in between.
 """
 
@@ -15,7 +15,6 @@ from live2diff_cam.errors import DepthError
 
 # A raw depth map whose range is below this is flat: it maps to all 0 instead of amplified noise
 # (and never to NaN through a division by zero).
-FLAT_RANGE = 1e-6
 
 
 def check_frames(frames: object) -> torch.Tensor:
@@ -64,7 +63,11 @@ class DepthProcessor:
 
     @staticmethod
     def postprocess(raw: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """Raw depth (N, h, w) or (N, 1, h, w) -> (N, 1, H, W) float32 in [0, 1] per frame."""
+        """Raw depth (N, h, w) or (N, 1, h, w) -> (N, 1, H, W) float32 raw depth at frame size.
+
+        Not normalised: the engine min-max normalises, over the whole warmup clip or per frame
+        (ENGINE_SPEC §1), which needs the raw values.
+        """
         if raw.ndim == 3:
             raw = raw.unsqueeze(1)
         if raw.ndim != 4 or raw.shape[1] != 1:
@@ -75,13 +78,5 @@ class DepthProcessor:
         depth = raw.float()
         if tuple(depth.shape[-2:]) != tuple(size):
             depth = F.interpolate(depth, size=size, mode="bilinear", align_corners=False)
-        n = depth.shape[0]
-        flat = depth.reshape(n, -1)
-        low = flat.amin(dim=1).view(n, 1, 1, 1)
-        high = flat.amax(dim=1).view(n, 1, 1, 1)
-        # No .item() here: the guard stays on the device, so no GPU->CPU sync per frame.
-        scale = (high - low).clamp_min_(FLAT_RANGE)
-        # interpolate/float() returned a tensor we own unless raw already was float32 at size.
-        if depth.data_ptr() == raw.data_ptr():
-            depth = depth.clone()
-        return depth.sub_(low).div_(scale)
+        # Never hand out the runtime's output buffer itself: the next run overwrites it.
+        return depth.clone() if depth.data_ptr() == raw.data_ptr() else depth

@@ -76,7 +76,7 @@ class TorchDepthEstimator:
         return raw_depth(self.module(x.to(self.dtype)))
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) float [0, 1] RGB -> (N, 1, H, W) float32 [0, 1] per frame, near = 1."""
+        """(N, 3, H, W) float [0, 1] RGB -> (N, 1, H, W) float32 raw depth, larger = nearer."""
         frames = check_frames(frames)
         size = (frames.shape[-2], frames.shape[-1])
         with torch.inference_mode():

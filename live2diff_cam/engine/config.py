@@ -35,9 +35,10 @@ class EngineConfig:
     SD1.5 covers every model); the engine checks it against the model it is given.
     `t_index_list` (indices into the `num_inference_steps` LCM schedule) overrides
     `steps`/`strength` when given. `pipeline=False` denoises each frame fully before the next
-    (same frames, T times the UNet calls); `kv_cache=False` caches attention inputs instead of
-    keys/values and re-projects them every call (same frames, more compute). Both exist to test
-    equivalence and to measure what the faster mode saves.
+    (same frames, T times the UNet calls); `recompute_keys_values=True` caches the temporal
+    attention inputs instead of their keys/values and projects them again at every read (same
+    frames, more compute). Both exist to test equivalence and to measure what the faster mode
+    saves. `compile` turns the stream step into one compiled graph (CUDA graphs on CUDA).
     """
 
     height: int = 512
@@ -54,7 +55,7 @@ class EngineConfig:
     prompt: str = "a portrait, highly detailed, studio lighting"
     depth_scale: float = 1.0
     pipeline: bool = True
-    kv_cache: bool = True
+    recompute_keys_values: bool = False
     compile: bool = False
     similar_filter: bool = False
     similar_threshold: float = 0.98

@@ -2,11 +2,12 @@
 
 One cache per temporal self-attention layer and per denoising step index s: a frame at step s
 reads and writes cache[s] only, so it sees earlier frames as they were at step s. Keys and
-values are stored without the position term (`W x + b`); positions are added at attention time
+values are stored without the position term (`W x`); positions are added at attention time
 because a slot's position changes as the ring rolls.
 
-Everything is allocated once with fixed shapes, written in place with tensor indices (no host
-sync), so a captured CUDA graph or compiled step replays it. The cache knows nothing about the
+The cache is an `nn.Module` whose tensors are buffers: allocated once with fixed shapes and
+written in place with device-side indices, so a compiled step treats them as static memory
+(CUDA graphs may capture the writes) and nothing re-traces. The cache knows nothing about the
 UNet or the frames; `attention_mask.stream_slots` decides which slot a frame uses.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,13 @@ class LayerShape:
     heads: int
 
 
-class TemporalKVCache:
+class TemporalKVCache(nn.Module):
     """Keys/values of past frames for every temporal attention layer and denoising step.
 
-    Per layer: `k`, `v` of shape (T, tokens, heads, L, head_dim) — slots last but one so that a
-    step's view reshapes to SDPA's (B, tokens*heads, L, head_dim) without a copy.
-    With `store_keys_values=False` the layer input `x` (T, tokens, L, C) is kept instead and
-    projected again at every read: same results, more compute (paper §5.3 equivalence).
+    Per layer: keys and values of shape (T, tokens, heads, L, head_dim), slots last but one so
+    that one step's view is a batch of (L, head_dim) matrices without a copy.
+    With `recompute_keys_values=True` the layer input x (T, tokens, L, C) is kept instead and
+    projected again at every read: same results, more compute (ENGINE_SPEC §5.3 equivalence).
     Slots [0, warmup) hold the warmup frames for the whole stream; the rest is a ring.
     """
 
@@ -42,30 +44,39 @@ class TemporalKVCache:
         steps: int,
         window: int,
         *,
-        store_keys_values: bool = True,
+        recompute_keys_values: bool = False,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> None:
+        super().__init__()
         self.steps = steps
         self.window = window
-        self.store_keys_values = store_keys_values
+        self.recompute_keys_values = recompute_keys_values
         self.layers = layers
-        self.k: list[torch.Tensor] = []
-        self.v: list[torch.Tensor] = []
-        self.x: list[torch.Tensor] = []
-        for shape in layers:
-            if store_keys_values:
-                size = (steps, shape.tokens, shape.heads, window, shape.channels // shape.heads)
-                self.k.append(torch.zeros(size, device=device, dtype=dtype))
-                self.v.append(torch.zeros(size, device=device, dtype=dtype))
-            else:
+        for i, shape in enumerate(layers):
+            if recompute_keys_values:
                 size = (steps, shape.tokens, window, shape.channels)
-                self.x.append(torch.zeros(size, device=device, dtype=dtype))
+                self.register_buffer(f"x{i}", torch.zeros(size, device=device, dtype=dtype))
+            else:
+                size = (steps, shape.tokens, shape.heads, window, shape.channels // shape.heads)
+                self.register_buffer(f"k{i}", torch.zeros(size, device=device, dtype=dtype))
+                self.register_buffer(f"v{i}", torch.zeros(size, device=device, dtype=dtype))
 
+    def keys(self, layer: int) -> torch.Tensor:
+        return getattr(self, f"k{layer}")
+
+    def values(self, layer: int) -> torch.Tensor:
+        return getattr(self, f"v{layer}")
+
+    def inputs(self, layer: int) -> torch.Tensor:
+        return getattr(self, f"x{layer}")
+
+    @torch.no_grad()
     def reset(self) -> None:
         """Zero every slot. Masks already hide unwritten slots; zeros keep them finite."""
-        for tensor in (*self.k, *self.v, *self.x):
-            tensor.zero_()
+        for buffer in self.buffers():
+            buffer.zero_()
 
+    @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (*self.k, *self.v, *self.x))
+        return sum(b.numel() * b.element_size() for b in self.buffers())

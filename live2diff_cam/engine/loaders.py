@@ -9,8 +9,9 @@
         lora=(),                            # [(file | folder | hub id, scale), ...], fused in order
         lcm_lora=True,                      # True: LCM-LoRA for real SD1.5 bases; False/None: off;
                                             # a file/hub id: that LCM-LoRA (any base)
-        vae=None,                           # None: the model's own; "taesd"; hub id/folder of an
-                                            # AutoencoderKL or AutoencoderTiny
+        vae=None,                           # None: the model's own; "taesd" (built-in models:
+                                            # random TAESD of the released architecture); hub
+                                            # id/folder of an AutoencoderKL or AutoencoderTiny
         clip_skip=1,                        # CLIP layers skipped from the end: 0 = last layer,
                                             # 1 = penultimate (Live2Diff's default; see text.py)
         scheduler="live2diff",              # "live2diff": the original's linear LCM betas, which
@@ -68,6 +69,7 @@ from live2diff_cam.engine.models import (
     SD15_ASSETS,
     EngineModel,
     adapter_for,
+    build_random_taesd,
     build_sd15_random,
     build_tiny,
     live2diff_scheduler,
@@ -154,7 +156,8 @@ def load_model(
             LCMScheduler.load_config(str(SD15_ASSETS / "scheduler"))
         )
     if vae is not None:
-        model.vae = load_vae(vae, hub)
+        random_taesd = built_in and str(vae) == "taesd"
+        model.vae = build_random_taesd(seed) if random_taesd else load_vae(vae, hub)
     if motion_module is True:
         motion_module = None if built_in else LIVE2DIFF_REPO
     if motion_module not in (None, False):

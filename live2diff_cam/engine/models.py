@@ -6,6 +6,8 @@
 * `sd15-random`: the full-size SD1.5 UNet + motion modules + VAE + text encoder built from the
   real SD1.5 configs shipped in `live2diff_cam/assets/sd15`, with random weights: the same FLOPs
   as the real model, for speed measurements where no weights can be downloaded.
+* `build_random_taesd`: TAESD's released architecture (`assets/taesd`) with random weights, the
+  fast autoencoder of the built-in models (`vae="taesd"`).
 
 Loading real weights lives in `loaders.py`; this module knows no file formats.
 """
@@ -24,6 +26,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from live2diff_cam.engine.motion_module import MotionAdapter
 
 SD15_ASSETS = Path(str(resources.files("live2diff_cam") / "assets" / "sd15"))
+TAESD_CONFIG = SD15_ASSETS.parent / "taesd" / "config.json"
 
 # The noise schedule of the original Live2Diff (its base config): the motion modules were
 # trained with these *linear* betas, not the `scaled_linear` ones of the SD1.5 folder (at
@@ -154,3 +157,11 @@ def build_sd15_random(seed: int = 0) -> EngineModel:
         vae = AutoencoderKL.from_config(_config("vae"))
         text_encoder = CLIPTextModel(CLIPTextConfig(**_config("text_encoder")))
     return _random_model(unet, adapter, vae, text_encoder, "sd15-random")
+
+
+def build_random_taesd(seed: int = 0) -> AutoencoderTiny:
+    """TAESD (SD1.5's tiny autoencoder) from its shipped config, random weights."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        vae = AutoencoderTiny.from_config(json.loads(TAESD_CONFIG.read_text()))
+    return vae.eval()

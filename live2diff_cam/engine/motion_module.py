@@ -37,8 +37,8 @@ class TemporalContext:
     Clip mode (`slots is None`): the batch is B clips of `num_frames` frames, (B*F, C, H, W);
     `mask` (F, F) bool, `positions` (F,) long; if `write_step` is set, the clip's keys/values
     are written to slots [0, F) of cache step `write_step` (the warmup pass).
-    Stream mode: the batch is one new frame per cache step in `steps`; `slots` says where each
-    writes and what it may read.
+    Stream mode: batch row r is one new frame at denoising step `cache_steps[r]` (a slice of
+    step indices); `slots` says where each writes and what it may read.
     """
 
     num_frames: int
@@ -46,7 +46,7 @@ class TemporalContext:
     positions: torch.Tensor | None = None
     cache: TemporalKVCache | None = None
     write_step: int | None = None
-    steps: slice | None = None
+    cache_steps: slice | None = None
     slots: StreamSlots | None = None
 
 
@@ -61,7 +61,17 @@ def sinusoidal_positions(channels: int, length: int = MAX_POSITIONS) -> torch.Te
 
 
 class TemporalSelfAttention(nn.Module):
-    """Self-attention along the frame axis with positions added to its input (q, k and v)."""
+    """Self-attention along the frame axis with positions added to its input (q, k and v).
+
+    W(x + pe) = Wx + W pe: the position term is projected separately, so the cache holds
+    position-free keys and the projected table (`q_pe`, `k_pe`, `v_pe`: MAX_POSITIONS x C) is
+    computed once from the weights, not per frame. `refresh_position_projections()` must run
+    after the projection weights change (it runs on construction and after load_state_dict).
+    """
+
+    q_pe: torch.Tensor
+    k_pe: torch.Tensor
+    v_pe: torch.Tensor
 
     def __init__(self, channels: int, heads: int, layer_id: int) -> None:
         super().__init__()
@@ -72,18 +82,24 @@ class TemporalSelfAttention(nn.Module):
         self.to_v = nn.Linear(channels, channels, bias=False)
         self.to_out = nn.ModuleList([nn.Linear(channels, channels), nn.Dropout(0.0)])
         self.register_buffer("pe", sinusoidal_positions(channels), persistent=False)
+        for name in ("q_pe", "k_pe", "v_pe"):
+            self.register_buffer(name, torch.zeros(MAX_POSITIONS, channels), persistent=False)
+        self.refresh_position_projections()
+        self.register_load_state_dict_post_hook(
+            lambda module, _keys: module.refresh_position_projections()
+        )
+
+    @torch.no_grad()
+    def refresh_position_projections(self) -> None:
+        pe = self.pe.to(self.to_q.weight.dtype)
+        self.q_pe.copy_(self.to_q(pe))
+        self.k_pe.copy_(self.to_k(pe))
+        self.v_pe.copy_(self.to_v(pe))
 
     def forward(self, x: torch.Tensor, ctx: TemporalContext) -> torch.Tensor:
         # x: (B, F, S, C) — B clips (or stream entries), F frames, S latent pixels.
-        # W(x + pe) = Wx + W pe: the position term is projected separately so the cache can hold
-        # position-free keys. Recomputed per call (16 x C x C, negligible) so it always follows
-        # the current (possibly LoRA-fused) weights.
-        pe = self.pe.to(x.dtype)
-        q_pe, k_pe, v_pe = self.to_q(pe), self.to_k(pe), self.to_v(pe)
-        if ctx.slots is None:
-            out = self._clip_attention(x, ctx, q_pe, k_pe, v_pe)
-        else:
-            out = self._stream_attention(x, ctx, q_pe, k_pe, v_pe)
+        attend = self._clip_attention if ctx.slots is None else self._stream_attention
+        out = attend(x, ctx)
         return self.to_out[1](self.to_out[0](out))
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
@@ -92,15 +108,15 @@ class TemporalSelfAttention(nn.Module):
         t = t.view(b, f, s, self.heads, c // self.heads).permute(0, 2, 3, 1, 4)
         return t.reshape(b, s * self.heads, f, c // self.heads)
 
-    def _clip_attention(self, x, ctx, q_pe, k_pe, v_pe) -> torch.Tensor:
+    def _clip_attention(self, x: torch.Tensor, ctx: TemporalContext) -> torch.Tensor:
         b, f, s, c = x.shape
         pos = ctx.positions
         k_raw, v_raw = self.to_k(x), self.to_v(x)
         if ctx.write_step is not None:
             self._write_clip(ctx.cache, ctx.write_step, x, k_raw, v_raw)
-        q = self.to_q(x) + q_pe[pos][None, :, None]
-        k = k_raw + k_pe[pos][None, :, None]
-        v = v_raw + v_pe[pos][None, :, None]
+        q = self.to_q(x) + self.q_pe[pos][None, :, None]
+        k = k_raw + self.k_pe[pos][None, :, None]
+        v = v_raw + self.v_pe[pos][None, :, None]
         out = F.scaled_dot_product_attention(
             self._split_heads(q), self._split_heads(k), self._split_heads(v), attn_mask=ctx.mask
         )
@@ -110,37 +126,44 @@ class TemporalSelfAttention(nn.Module):
     def _write_clip(self, cache, step, x, k_raw, v_raw) -> None:
         # The warmup clip (batch of one) fills slots [0, F) of cache step `step`.
         _, f, s, c = x.shape
-        if cache.store_keys_values:
+        if cache.recompute_keys_values:
+            cache.inputs(self.layer_id)[step, :, :f] = x[0].permute(1, 0, 2)
+        else:
             shape = (f, s, self.heads, c // self.heads)
-            cache.k[self.layer_id][step, :, :, :f] = k_raw[0].view(shape).permute(1, 2, 0, 3)
-            cache.v[self.layer_id][step, :, :, :f] = v_raw[0].view(shape).permute(1, 2, 0, 3)
-        else:
-            cache.x[self.layer_id][step, :, :f] = x[0].permute(1, 0, 2)
+            cache.keys(self.layer_id)[step, :, :, :f] = k_raw[0].view(shape).permute(1, 2, 0, 3)
+            cache.values(self.layer_id)[step, :, :, :f] = v_raw[0].view(shape).permute(1, 2, 0, 3)
 
-    def _stream_attention(self, x, ctx, q_pe, k_pe, v_pe) -> torch.Tensor:
+    def _stream_attention(self, x: torch.Tensor, ctx: TemporalContext) -> torch.Tensor:
+        # One query frame per batch row against its step's cache (Fig. 4). The cached keys and
+        # values are read where they lie: q.(k + k_pos) = q.k + q.k_pos and
+        # p.(v + v_pos) = p.v + p.v_pos, so `keys + k_pos` is never materialised.
         b, _, s, c = x.shape
-        d = c // self.heads
-        slots, cache, entries = ctx.slots, ctx.cache, torch.arange(x.shape[0], device=x.device)
+        h, d = self.heads, c // self.heads
+        slots, cache = ctx.slots, ctx.cache
         window = cache.window
-        # key_pos: (B, L) -> position terms (B, 1, heads, L, d) broadcast over pixels.
-        k_pos = k_pe[slots.key_pos].view(b, window, self.heads, d).permute(0, 2, 1, 3)[:, None]
-        v_pos = v_pe[slots.key_pos].view(b, window, self.heads, d).permute(0, 2, 1, 3)[:, None]
-        if cache.store_keys_values:
-            # (B, S, heads, L, d) views into the cache: the new frame is written in place.
-            keys = cache.k[self.layer_id][ctx.steps]
-            values = cache.v[self.layer_id][ctx.steps]
-            keys[entries, :, :, slots.write_slot] = self.to_k(x[:, 0]).view(b, s, self.heads, d)
-            values[entries, :, :, slots.write_slot] = self.to_v(x[:, 0]).view(b, s, self.heads, d)
+        new = x[:, 0]  # (B, S, C)
+        rows = torch.arange(b, device=x.device)
+        if cache.recompute_keys_values:
+            inputs = cache.inputs(self.layer_id)[ctx.cache_steps]  # (B, S, L, C)
+            inputs[rows, :, slots.write_slot] = new
+            keys = self.to_k(inputs).view(b, s, window, h, d).transpose(2, 3)
+            values = self.to_v(inputs).view(b, s, window, h, d).transpose(2, 3)
         else:
-            inputs = cache.x[self.layer_id][ctx.steps]  # (B, S, L, C)
-            inputs[entries, :, slots.write_slot] = x[:, 0]
-            keys = self.to_k(inputs).view(b, s, window, self.heads, d).transpose(2, 3)
-            values = self.to_v(inputs).view(b, s, window, self.heads, d).transpose(2, 3)
-        q = (self.to_q(x[:, 0]) + q_pe[slots.query_pos][:, None]).view(b, s * self.heads, 1, d)
-        k = (keys + k_pos).reshape(b, s * self.heads, window, d)
-        v = (values + v_pos).reshape(b, s * self.heads, window, d)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=slots.valid[:, None, None, :])
-        return out.view(b, 1, s, c)
+            # (B, S, heads, L, d) views into the cache: the new frame is written in place.
+            keys = cache.keys(self.layer_id)[ctx.cache_steps]
+            values = cache.values(self.layer_id)[ctx.cache_steps]
+            keys[rows, :, :, slots.write_slot] = self.to_k(new).view(b, s, h, d)
+            values[rows, :, :, slots.write_slot] = self.to_v(new).view(b, s, h, d)
+        q = (self.to_q(new) + self.q_pe[slots.query_pos][:, None]).view(b, s, h, 1, d)
+        # key_pos (B, L) -> position terms (B, heads, L, d), shared by every latent pixel.
+        k_pos = self.k_pe[slots.key_pos].view(b, window, h, d).transpose(1, 2)
+        v_pos = self.v_pe[slots.key_pos].view(b, window, h, d).transpose(1, 2)
+        scores = (q @ keys.transpose(-1, -2))[..., 0, :]  # (B, S, heads, L)
+        scores = scores + torch.einsum("bshd,bhld->bshl", q[..., 0, :], k_pos)
+        scores = (scores.float() * d**-0.5).masked_fill(~slots.valid[:, None, None, :], -math.inf)
+        p = scores.softmax(dim=-1).to(x.dtype)
+        out = (p[..., None, :] @ values)[..., 0, :] + torch.einsum("bshl,bhld->bshd", p, v_pos)
+        return out.reshape(b, 1, s, c)
 
 
 class TemporalTransformerBlock(nn.Module):

@@ -7,13 +7,16 @@ move down one row; the next frame enters row 0. Output is delayed by T-1 frames,
 costs one UNet pass of batch T whatever T is.
 
 The `Denoiser` owns the state that lives across frames (latents in flight, fixed noise, the
-KV-cache, prompt embedding, schedule), all allocated once with static shapes. It knows nothing
-of pixels, the VAE or depth estimation: it takes latents and returns latents.
+KV-cache, prompt embedding, schedule, the stream index of the next frame). All of it is buffers
+of this module, allocated once with static shapes and updated in place, so a compiled step sees
+the same memory every call and the slot bookkeeping stays on the device. It knows nothing of
+pixels, the VAE or depth estimation: it takes latents and returns latents.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from live2diff_cam.engine.attention_mask import clip_attention_mask, stream_slots
 from live2diff_cam.engine.kv_cache import TemporalKVCache
@@ -22,12 +25,22 @@ from live2diff_cam.engine.scheduler import LCMSchedule, add_noise, predict_x0
 from live2diff_cam.engine.unet import Live2DiffUNet
 
 
-class Denoiser:
+class Denoiser(nn.Module):
     """Runs the UNet over latents in three ways that give the same frames.
 
-    `text`: (1, 77, D) prompt embedding, `noise`: (T, 4, h, w) one fixed tensor per step index,
-    `depth_scale`: 0-d tensor. All are updated in place by the engine, never replaced.
+    Buffers: `text` (1, 77, D) prompt embedding, `noise` (T, 4, h, w) one fixed tensor per step
+    index, `depth_scale` 0-d, `latents`/`depth` (T, 4, h, w) the frames in flight (row = step),
+    `next_index` 0-d long, the stream index of the frame entering row 0 next. The engine updates
+    them in place, never replaces them.
     """
+
+    text: torch.Tensor
+    noise: torch.Tensor
+    depth_scale: torch.Tensor
+    latents: torch.Tensor
+    depth: torch.Tensor
+    next_index: torch.Tensor
+    row_offsets: torch.Tensor
 
     def __init__(
         self,
@@ -36,32 +49,36 @@ class Denoiser:
         noise: torch.Tensor,
         cache: TemporalKVCache,
         text: torch.Tensor,
-        depth_scale: torch.Tensor,
+        depth_scale: float,
         warmup: int,
         window: int,
     ) -> None:
+        super().__init__()
         self.unet = unet
-        self.stream_unet = unet  # replaced by a compiled version of `unet` when asked for
         self.schedule = schedule
-        self.noise = noise
         self.cache = cache
-        self.text = text
-        self.depth_scale = depth_scale
         self.warmup, self.window = warmup, window
-        steps = schedule.steps
-        self.latents = torch.zeros_like(noise)  # (T, 4, h, w) frames in flight, row = step
-        self.depth = torch.zeros_like(noise)  # their depth latents
-        self.all_steps = slice(0, steps)
-        # Stream index of the frame entering row 0 next: a device tensor so nothing recompiles.
-        self.next_index = torch.zeros((), dtype=torch.long, device=noise.device)
-        self.row_offsets = torch.arange(steps, device=noise.device)
+        device, dtype = noise.device, noise.dtype
+        self.register_buffer("noise", noise, persistent=False)
+        self.register_buffer("text", text, persistent=False)
+        self.register_buffer(
+            "depth_scale", torch.tensor(depth_scale, device=device, dtype=dtype), persistent=False
+        )
+        self.register_buffer("latents", torch.zeros_like(noise), persistent=False)
+        self.register_buffer("depth", torch.zeros_like(noise), persistent=False)
+        self.register_buffer(
+            "next_index", torch.zeros((), dtype=torch.long, device=device), persistent=False
+        )
+        self.register_buffer(
+            "row_offsets", torch.arange(schedule.steps, device=device), persistent=False
+        )
 
     @property
     def steps(self) -> int:
         return self.schedule.steps
 
     def restart_stream(self, next_index: int) -> None:
-        """After a warmup pass: the next frame is stream frame `next_index`."""
+        """After a warmup pass: the next frame is stream frame `next_index`, no row is in flight."""
         self.next_index.fill_(next_index)
         self.latents.zero_()
         self.depth.zero_()
@@ -94,14 +111,14 @@ class Denoiser:
     def advance(self, z: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
         """One stream-batch call: `z` (1, 4, h, w) enters row 0; returns row T-1's x0 (1, 4, h, w),
         the frame that entered T-1 calls ago (meaningless until T frames have entered)."""
-        steps = self.all_steps
-        # latents: (T, 4, h, w); row 0 is the newest, noisiest frame, row T-1 finishes now.
+        every_step = slice(0, self.steps)
         self.latents[0:1] = add_noise(z, self.noise[0:1], self.schedule, slice(0, 1))
         if depth is not None:
             self.depth[0:1] = depth
         slots = stream_slots(self.next_index - self.row_offsets, self.warmup, self.window)
-        ctx = TemporalContext(num_frames=1, cache=self.cache, steps=steps, slots=slots)
-        eps = self.stream_unet(
+        ctx = TemporalContext(num_frames=1, cache=self.cache, cache_steps=every_step, slots=slots)
+        # latents: (T, 4, h, w); row 0 is the newest, noisiest frame, row T-1 finishes now.
+        eps = self.unet(
             self.latents,
             self.schedule.timesteps,
             self.text,
@@ -109,7 +126,7 @@ class Denoiser:
             self.depth if depth is not None else None,
             self.depth_scale,
         )
-        x0 = predict_x0(self.latents, eps, self.schedule, steps)
+        x0 = predict_x0(self.latents, eps, self.schedule, every_step)
         finished = x0[-1:].clone()
         if self.steps > 1:
             # Rows move down one step; torch.roll would allocate the same, so write through.
@@ -125,7 +142,7 @@ class Denoiser:
         x = add_noise(z, self.noise[0:1], self.schedule, slice(0, 1))
         for s in range(self.steps):
             step = slice(s, s + 1)
-            ctx = TemporalContext(num_frames=1, cache=self.cache, steps=step, slots=slots)
+            ctx = TemporalContext(num_frames=1, cache=self.cache, cache_steps=step, slots=slots)
             t = self.schedule.timesteps[step]
             eps = self.unet(x, t, self.text, ctx, depth, self.depth_scale)
             x0 = predict_x0(x, eps, self.schedule, step)

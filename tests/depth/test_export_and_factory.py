@@ -132,7 +132,9 @@ def test_save_depth_png_writes_16_and_8_bit_grayscale(tmp_path, onnx_estimator, 
     image8 = cv2.imread(str(path8), cv2.IMREAD_UNCHANGED)
     assert image16.dtype == np.uint16 and image16.shape == (480, 640)
     assert image8.dtype == np.uint8 and image8.shape == (480, 640)
-    expected = (depth[0, 0].numpy() * 65535).round().astype(np.uint16)
+    raw = depth[0, 0]
+    unit = (raw - raw.min()) / (raw.max() - raw.min())
+    expected = (unit.numpy() * 65535).round().astype(np.uint16)
     assert np.array_equal(image16, expected)
     assert image16.max() == 65535 and image16.min() == 0 and image8.max() == 255
     with pytest.raises(DepthError, match="one map"):

@@ -32,8 +32,8 @@ def test_pipelined_equals_sequential_for_40_frames(tiny_model, clip_frames):
 def test_cache_of_inputs_equals_cache_of_keys_and_values(tiny_model, clip_frames):
     # §5.3: recomputing K/V of cached frames from stored attention inputs changes nothing,
     # past the point where the ring of rolling slots has wrapped (frame 24 > window 16).
-    with_kv = run_stream(make_engine(tiny_model, kv_cache=True), clip_frames[:26])
-    with_inputs = run_stream(make_engine(tiny_model, kv_cache=False), clip_frames[:26])
+    with_kv = run_stream(make_engine(tiny_model, recompute_keys_values=False), clip_frames[:26])
+    with_inputs = run_stream(make_engine(tiny_model, recompute_keys_values=True), clip_frames[:26])
     assert max_abs_diff(with_kv, with_inputs) <= 1
 
 

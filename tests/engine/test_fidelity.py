@@ -8,7 +8,7 @@ import torch
 
 from live2diff_cam.engine.loaders import load_model
 from live2diff_cam.engine.models import build_tiny
-from live2diff_cam.engine.scheduler import lcm_schedule
+from live2diff_cam.engine.scheduler import LCMSchedule
 from live2diff_cam.engine.text import encode_prompt
 from live2diff_cam.errors import EngineError
 from tests.engine.conftest import make_engine
@@ -26,11 +26,11 @@ def test_every_model_streams_with_live2diffs_linear_noise_schedule(tiny_model):
     assert sqrt_alpha_bar(tiny_model, 499) == pytest.approx(0.4023, abs=1e-4)
     assert sqrt_alpha_bar(build_tiny(), 499) == pytest.approx(0.4023, abs=1e-4)
     # What the engine actually uses: 2 steps of 50 at indices (32, 45) are t = 359 and 99.
-    schedule = lcm_schedule(tiny_model.scheduler, (32, 45), 50, "cpu")
+    schedule = LCMSchedule(tiny_model.scheduler, (32, 45), 50, "cpu")
     assert schedule.timesteps.tolist() == [359, 99]
     expected = torch.linspace(0.00085, 0.012, 1000, dtype=torch.float64)
     alpha_bar = torch.cumprod(1 - expected, 0)[[359, 99]].sqrt().float()
-    torch.testing.assert_close(schedule.sqrt_alpha, alpha_bar, rtol=0, atol=1e-6)
+    torch.testing.assert_close(schedule.sqrt_alpha_bar, alpha_bar, rtol=0, atol=1e-6)
 
 
 def test_the_models_own_schedule_on_request():

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from live2diff_cam.engine.models import SD15_ASSETS
 from live2diff_cam.engine.checkpoint_writers import (
     write_diffusers_folder,
     write_motion_module_checkpoint,
 )
+from live2diff_cam.engine.models import SD15_ASSETS
 from tools.golden.inputs import golden_inputs
 from tools.golden.model import build_golden_model
 

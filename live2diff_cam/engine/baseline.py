@@ -3,6 +3,7 @@
 Without a cache, every new frame must re-run the UNet over its whole attention window — the
 warmup frames plus the recent frames — at every denoising step, and keep only the newest
 output: `window` times the UNet work of the cached engine (paper §3.3, Fig. 4's motivation).
+(The offline *reference* of the equivalence tests is `StreamEngine.denoise_offline`.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import deque
 import numpy as np
 import torch
 
+from live2diff_cam.engine.codec import to_uint8_hwc
 from live2diff_cam.engine.stream import StreamEngine
 
 
@@ -33,10 +35,13 @@ class WindowRecomputeBaseline:
     def delay_frames(self) -> int:
         return 0
 
+    def pop_finished(self) -> None:
+        return None  # every step returns its own frame
+
     @torch.inference_mode()
     def step(self, frame: np.ndarray) -> np.ndarray | None:
         engine = self.engine
-        encoded = engine.encode(engine.frames.to_device(frame))
+        encoded = engine.encode_frame(frame)
         if len(self._warmup) < engine.config.warmup:
             self._warmup.append(encoded)
             if len(self._warmup) < engine.config.warmup:
@@ -47,4 +52,4 @@ class WindowRecomputeBaseline:
         z = torch.cat([z for z, _ in clip])
         depth = None if clip[0][1] is None else torch.cat([d for _, d in clip])
         x0 = engine.denoiser.denoise_clip(z, depth, write_cache=False)
-        return engine.frames.to_host(engine.codec.decode(x0[-1:]))
+        return to_uint8_hwc(engine.codec.decode(x0[-1:]))[0].cpu().numpy()
