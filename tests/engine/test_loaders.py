@@ -20,8 +20,9 @@ from safetensors.torch import load_file, save_file
 
 from live2diff_cam.engine import EngineConfig, StreamEngine
 from live2diff_cam.engine import checkpoint_writers as writers
-from live2diff_cam.engine.loaders import load_model, load_motion_module
+from live2diff_cam.engine.loaders import load_model
 from live2diff_cam.engine.models import EngineModel, adapter_for, build_tiny
+from live2diff_cam.engine.motion_loader import load_motion_module
 from live2diff_cam.engine.motion_module import MotionAdapter
 from live2diff_cam.errors import ModelLoadError
 from tests.engine.conftest import run_stream

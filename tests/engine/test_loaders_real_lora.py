@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from live2diff_cam.engine.loaders import fuse_lora
+from live2diff_cam.engine.lora_loader import fuse_lora
 from live2diff_cam.engine.models import EngineModel, build_sd15_random
 from tests.data import DATA_DIR, LORA
 
