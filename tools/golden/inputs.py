@@ -32,8 +32,18 @@ class GoldenInputs:
     noise: dict[int, np.ndarray]  # steps -> (T, 4, h, w) float32
 
     def save(self, path: Path) -> None:
+        """Arrays, and the settings the original's driver needs (it cannot import this)."""
         noise = {f"noise_{steps}": value for steps, value in self.noise.items()}
-        np.savez_compressed(path, frames=self.frames, depth=self.depth, **noise)
+        steps = {f"t_index_{steps}": np.array(T_INDEX_LISTS[steps]) for steps in self.noise}
+        np.savez_compressed(
+            path,
+            frames=self.frames,
+            depth=self.depth,
+            prompt=np.array(PROMPT),
+            num_inference_steps=np.array(NUM_INFERENCE_STEPS),
+            **noise,
+            **steps,
+        )
 
 
 def read_frames(path: Path = CLIP, count: int = FRAMES) -> np.ndarray:

@@ -25,10 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-STEP_LISTS = {2: [30, 40], 4: [25, 31, 37, 43]}  # must equal tools/golden/inputs.py
-NUM_INFERENCE_STEPS = 50
 WARMUP = 8
-PROMPT = "an origami paper sculpture of a person at a desk"
 
 
 class InjectedDepth(nn.Module):
@@ -79,8 +76,8 @@ def run(config: Path, inputs: dict, steps: int, mask_stale_slots: bool) -> np.nd
     pipe = AnimationDepthPipeline.build_pipeline(str(config)).to(device="cpu", dtype=torch.float32)
     stream = StreamAnimateDiffusionDepth(
         pipe=pipe,
-        num_inference_steps=NUM_INFERENCE_STEPS,
-        t_index_list=STEP_LISTS[steps],
+        num_inference_steps=int(inputs["num_inference_steps"]),
+        t_index_list=inputs[f"t_index_{steps}"].tolist(),
         torch_dtype=torch.float32,
         width=width,
         height=height,
@@ -102,7 +99,7 @@ def run(config: Path, inputs: dict, steps: int, mask_stale_slots: bool) -> np.nd
         return decode(x0)
 
     stream.decode_image = recording_decode
-    stream.prepare(frames[:WARMUP], PROMPT)
+    stream.prepare(frames[:WARMUP], str(inputs["prompt"]))
     for frame in frames[WARMUP:]:
         stream(frame[None])
     # Calls 1..T-1 finish the empty rows the stream batch starts with: not frames.
@@ -123,7 +120,7 @@ def main(source: Path, out: Path) -> None:
     inputs = dict(np.load(out / "inputs.npz"))
     config = write_config(source, out)
     results = {}
-    for steps in STEP_LISTS:
+    for steps in sorted(int(key.split("_")[-1]) for key in inputs if key.startswith("noise_")):
         results[f"x0_{steps}"] = run(config, inputs, steps, mask_stale_slots=False)
         results[f"x0_{steps}_masked"] = run(config, inputs, steps, mask_stale_slots=True)
     np.savez_compressed(out / "latents.npz", **results)
