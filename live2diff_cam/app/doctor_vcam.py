@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def check_virtual_camera_linux(status: VcamStatus = _sinks_vcam_status) -> Check
 
 
 def _windows_registry_has(clsid: str) -> bool:
-    import winreg  # type: ignore[import-not-found]  # only on Windows
+    if sys.platform != "win32":  # also tells the type checker where winreg exists
+        raise OSError("the Windows registry exists only on Windows")
+    import winreg
 
     for view in (winreg.KEY_WOW64_64KEY, winreg.KEY_WOW64_32KEY):
         try:

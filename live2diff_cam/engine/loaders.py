@@ -124,7 +124,7 @@ def load_model(
         model.vae = build_random_taesd(seed) if random_taesd else load_vae(vae, hub)
     if motion_module is True:
         motion_module = None if built_in else LIVE2DIFF_REPO
-    if motion_module not in (None, False):
+    if isinstance(motion_module, (str, Path)):
         load_motion_module(model.adapter, motion_file(motion_module, hub), unet=model.unet)
     elif not built_in:
         log.warning(
@@ -137,7 +137,7 @@ def load_model(
     loras = list(lora or ())
     if lcm_lora is True and not built_in:
         loras.insert(0, (LCM_LORA_SD15, 1.0))
-    elif lcm_lora not in (True, False, None):
+    elif isinstance(lcm_lora, (str, Path)):
         loras.insert(0, (lcm_lora, 1.0))
     for index, (lora_source, scale) in enumerate(loras):
         fuse_lora(model, lora_source, scale, hub=hub, adapter_name=f"lora{index}")

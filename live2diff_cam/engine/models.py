@@ -18,9 +18,11 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, LCMScheduler, UNet2DConditionModel
+from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from live2diff_cam.engine.motion_module import MotionAdapter
@@ -81,14 +83,15 @@ def adapter_for(unet: UNet2DConditionModel) -> MotionAdapter:
 def randomize_zero_initialised(adapter: MotionAdapter, std: float = 0.02) -> None:
     """Give the layers that training starts at zero (proj_out, depth conv_out) random weights,
     so a random model's temporal and depth paths change the result."""
-    layers = [adapter.flow_conv_in.conv_out]
+    layers = [adapter.get_submodule("flow_conv_in.conv_out")]
     for blocks in (adapter.down_blocks, adapter.up_blocks):
         for block in blocks:
-            layers += [m.temporal_transformer.proj_out for m in block.motion_modules]
+            for module in cast(nn.ModuleList, block.motion_modules):
+                layers.append(module.get_submodule("temporal_transformer.proj_out"))
     with torch.no_grad():
         for layer in layers:
-            layer.weight.normal_(0.0, std)
-            layer.bias.normal_(0.0, std)
+            for parameter in layer.parameters():  # weight, then bias
+                parameter.normal_(0.0, std)
 
 
 def build_tiny(seed: int = 0) -> EngineModel:
