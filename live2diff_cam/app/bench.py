@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "real-size random Depth-Anything-V2-Small (the tiny one for --model tiny), on ONNX",
     )
     parser.add_argument(
+        "--depth-runtime",
+        choices=("onnx", "torch"),
+        default="onnx",
+        help="onnx (default, as the app) or torch (where onnxruntime-gpu is missing)",
+    )
+    parser.add_argument(
         "--flops-only", action="store_true", help="count FLOPs and memory by part; time nothing"
     )
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU")
@@ -87,6 +93,7 @@ def main(args: argparse.Namespace) -> int:
             runs = [
                 run_benchmark(
                     **common,
+                    depth_runtime=args.depth_runtime,
                     frames=args.frames,
                     mode=mode,
                     device=device,
@@ -144,7 +151,7 @@ def count_flops(*, model: str, height: int, width: int, steps: int, vae, depth) 
         "steps": steps,
         "vae": vae or "full",
         "depth": depth or "none",
-        "tflop_per_frame": {part: round(flops / 1e12, 4) for part, flops in counts.items()},
+        "tflop_per_frame": _tflop(counts),
         "weights_gb": round(weights * FP16_BYTES / 2**30, 3),
         "kv_cache_gb": round(engine.denoiser.cache.nbytes / 4 * FP16_BYTES / 2**30, 3),
         "memory_dtype": "float16",
@@ -164,6 +171,7 @@ def run_benchmark(
     compile: bool | None = None,
     vae: str | None = "taesd",
     depth: str | None = None,
+    depth_runtime: str = "onnx",
     peak_tflops: float | None = None,
 ) -> dict:
     """Run one configuration and return its measurements as a JSON-able dict."""
@@ -175,7 +183,7 @@ def run_benchmark(
 
     request = _request(
         model, height, width, steps, vae, depth,
-        device=device, dtype=dtype, pipeline=mode != "sequential",
+        device=device, dtype=dtype, pipeline=mode != "sequential", depth_runtime=depth_runtime,
         compile=(compile if mode == "pipelined" else False),
     )  # fmt: skip
     engine = build_engine(request, _no_hook)
@@ -220,6 +228,7 @@ def run_benchmark(
         "compile": engine.config.compile,
         "vae": vae or "full",
         "depth": depth or "none",
+        "depth_runtime": depth_runtime if depth else None,
         "frames": len(returned),
         "fps": round(fps, 3),
         "step_ms_p50": round(1000 * _percentile(step_times, 50), 3),
@@ -228,7 +237,7 @@ def run_benchmark(
         "latency_ms_p95": round(1000 * _percentile(latencies, 95), 3),
         "pipeline_delay_frames": runner.delay_frames,
         "unet_calls_per_frame": {"pipelined": 1, "sequential": steps, "naive": steps}[mode],
-        "tflop_per_frame": {part: round(count / 1e12, 6) for part, count in flops.items()},
+        "tflop_per_frame": _tflop(flops),
         "torch": torch.__version__,
     }
     if device == "cuda":
@@ -242,6 +251,11 @@ def run_benchmark(
         # ru_maxrss is the process's peak resident set, KiB on Linux.
         result["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
     return result
+
+
+def _tflop(counts: dict[str, int]) -> dict[str, float]:
+    """FLOP counts as TFLOP with 6 significant digits (tiny models count in MFLOP)."""
+    return {part: float(f"{count / 1e12:.6g}") for part, count in counts.items()}
 
 
 def _percentile(values: list[float], q: float) -> float:

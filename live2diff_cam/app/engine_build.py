@@ -48,9 +48,10 @@ class EngineRequest:
 
     `model`: "tiny" | "sd15-random" | hub id | folder | file. `prompt` is the full prompt
     (a preset's template already applied). `depth_model`: ONNX file / hub id / alias /
-    `random:ARCH`, or None. `vae`: "taesd" (the fast autoencoder, the live default), None (the
-    model's own full VAE: the quality choice) or a hub id/folder. `compile`: "Optimize for
-    speed", one compiled stream step (CUDA graphs on CUDA); None = on where the device is CUDA.
+    `random:ARCH`, or None; `depth_runtime`: "onnx" (onnxruntime-gpu) or "torch".
+    `vae`: "taesd" (the fast autoencoder, the live default), None (the model's own full VAE:
+    the quality choice) or a hub id/folder. `compile`: "Optimize for speed", one compiled
+    stream step (CUDA graphs on CUDA); None = on where the device is CUDA.
     `device="meta"` builds the engine without computing anything (FLOP counting).
     `negative_prompt` is carried for the UI and for engines with guidance; the LCM engine
     runs at guidance 1, where a negative prompt has no effect, so `build_engine` drops it.
@@ -71,6 +72,7 @@ class EngineRequest:
     dtype: str = "auto"
     pipeline: bool = True
     depth_model: str | None = None
+    depth_runtime: str = "onnx"
     depth_scale: float = 1.0
     compile: bool | None = None
 
@@ -79,6 +81,8 @@ class EngineRequest:
             raise EngineError(f"Output size must be positive, got {self.width}x{self.height}.")
         check_strength(self.strength)
         check_depth_scale(self.depth_scale)
+        if self.depth_runtime not in ("onnx", "torch"):
+            raise EngineError(f"Depth runtime must be onnx or torch, got {self.depth_runtime!r}.")
 
     def with_preset(self, preset: Preset, subject: str) -> EngineRequest:
         """This request with the preset's model, LoRA, strength and template around `subject`."""
@@ -124,7 +128,7 @@ def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
         from live2diff_cam.depth import create_depth_estimator
 
         # Nothing runs on "meta" (FLOP counting): the depth network is counted in torch.
-        prefer = "torch" if device == "meta" else "onnx"
+        prefer = "torch" if device == "meta" else request.depth_runtime
         estimator = create_depth_estimator(request.depth_model, device, prefer=prefer)
         depth = _TimedDepth(estimator, depth_hook)
     motion: str | bool = True if request.motion_module is None else request.motion_module

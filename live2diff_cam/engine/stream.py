@@ -185,7 +185,7 @@ class StreamEngine:
         if not self._primed:
             if self._received == self.config.warmup:
                 self._prime(emit=self.config.warmup, spread=False)
-        elif self._reprime:
+        elif self._reprime and not self._refilling:
             # The frames still in the stream batch come out of the re-prime, then this one.
             self._prime(emit=1 + self._frames_in_flight, spread=True)
         else:
@@ -305,6 +305,12 @@ class StreamEngine:
         return self.config.num_steps - 1 if self.config.pipeline else 0
 
     @property
+    def _refilling(self) -> bool:
+        """No stream frame has come out since the last (re-)prime: a further change waits until
+        one has, so a dragged slider costs at most one re-prime per pipeline length."""
+        return self._stream_frames <= self._pipeline_delay
+
+    @property
     def _frames_in_flight(self) -> int:
         """Real frames that entered the stream batch and have not finished."""
         return self._stream_frames - max(self._stream_calls - self._pipeline_delay, 0)
@@ -376,8 +382,10 @@ class StreamEngine:
         self.denoiser.restart_stream(count)
         self._stream_calls = self._stream_frames = 0
         pixels = to_uint8_hwc(self.codec.decode(x0[count - emit :]))
+        # Spread frames follow whatever is already waiting, one per call: never two at once.
+        first = max([self._received, *(release + 1 for release, _ in self._finished)])
         for k, slot in enumerate(self.frames.download(pixels)):
-            self._finished.append((self._received + (k if spread else 0), slot))
+            self._finished.append((first + k if spread else self._received, slot))
             self._last_slot = slot
         self._primed, self._reprime = True, False
 

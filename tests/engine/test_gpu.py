@@ -45,3 +45,26 @@ def test_streaming_equals_offline_on_cuda(tiny_model, clip_frames):
     engine = make_engine(tiny_model, device="cuda", compile=True)
     streamed = run_stream(engine, clip_frames[:16])
     assert max_abs_diff(streamed, engine.denoise_offline(clip_frames[:16])) <= 1
+
+
+def test_a_cuda_stream_step_syncs_only_for_its_own_readback(tiny_model, clip_frames):
+    from tests.engine.test_hot_path import _audited_stream_steps
+
+    engine = make_engine(tiny_model, device="cuda", dtype="float16")
+    audit = _audited_stream_steps(engine, clip_frames[:20])
+    assert audit.syncing == []
+    # The readback is an async copy into pinned memory, not a device->host `.cpu()`.
+    assert all("copy_" in op for op in audit.device_to_host)
+    assert len(audit.device_to_host) == 20 - engine.config.warmup
+
+
+def test_captured_step_replays_with_cuda_graphs(tiny_model, clip_frames):
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    engine = make_engine(tiny_model, device="cuda", dtype="float16", compile=True)
+    engine.warm_up()
+    outputs = run_stream(engine, clip_frames)
+    assert len(outputs) == 40
+    assert counters["stats"]["unique_graphs"] == 1
+    assert not counters["inductor"].get("cudagraph_skips", 0)

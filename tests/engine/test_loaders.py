@@ -334,9 +334,10 @@ def test_missing_downloads_say_how_to_get_them(files, tmp_path):
         load_model(str(files["folder"]), lcm_lora=False, **hub)
     with pytest.raises(ModelLoadError, match="live2diff-cam download live2diff"):
         load_model("tiny", motion_module="Leoxing/Live2Diff", **hub)
-    # (A built-in model gets a random TAESD; a real base needs the downloaded one.)
     with pytest.raises(ModelLoadError, match="live2diff-cam download taesd"):
-        load_model(str(files["folder"]), vae="taesd", motion_module=False, lcm_lora=False, **hub)
+        load_model(str(files["folder"]), motion_module=False, lcm_lora=False, vae="taesd", **hub)
+    # Built-in random models get TAESD's released architecture with random weights, offline.
+    assert type(load_model("tiny", vae="taesd", **hub).vae).__name__ == "AutoencoderTiny"
 
 
 def test_broken_or_foreign_loras_are_refused(files, reference, tmp_path):
