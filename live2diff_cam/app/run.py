@@ -15,6 +15,7 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from live2diff_cam.app.control.host import SessionHost
@@ -119,12 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_request(args: argparse.Namespace, preset: Preset | None) -> EngineRequest:
     """The engine request for the flags; flags override the preset's values."""
     model = args.model or (preset.model if preset else "tiny")
-    depth: str | None = str(args.depth_model)
-    if depth.lower() == "auto":
+    name = str(args.depth_model)
+    depth: str | None = name
+    if name.lower() == "auto":
         from live2diff_cam.depth import DEFAULT_DEPTH_MODEL
 
         depth = None if model in ("tiny", "sd15-random") else DEFAULT_DEPTH_MODEL
-    elif depth.lower() == "none":
+    elif name.lower() == "none":
         depth = None
     if args.steps < 1:
         raise SourceError(f"--steps must be at least 1, got {args.steps}.")
@@ -282,7 +284,7 @@ def start_mode_keys(session: SessionHost | LiveSession) -> threading.Thread:
     return thread
 
 
-def _printer(as_json: bool):  # type: ignore[no-untyped-def]
+def _printer(as_json: bool) -> Callable[[SessionStats], None]:
     def show(stats: SessionStats) -> None:
         print(stats.to_json() if as_json else stats.format_line(), flush=True)
 

@@ -6,7 +6,8 @@ diffusers folder, a Hugging Face cache entry, a single-file SD checkpoint with t
 in the older diffusers attention-processor format. Loading these back must give the same model.
 
 Owns the diffusers -> original SD (LDM) key mapping, which diffusers ships only the other way
-round. It knows nothing about how files are loaded (`loaders.py`) or what the engine does.
+round. It knows nothing about how files are loaded (`loaders.py` and its parts) or what the
+engine does.
 """
 
 from __future__ import annotations

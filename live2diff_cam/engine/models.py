@@ -18,9 +18,11 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, LCMScheduler, UNet2DConditionModel
+from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from live2diff_cam.engine.motion_module import MotionAdapter
@@ -28,10 +30,17 @@ from live2diff_cam.engine.motion_module import MotionAdapter
 SD15_ASSETS = Path(str(resources.files("live2diff_cam") / "assets" / "sd15"))
 TAESD_CONFIG = SD15_ASSETS.parent / "taesd" / "config.json"
 
-# The SD1.5 noise schedule, which LCM distillation keeps.
-SD15_SCHEDULER = dict(
-    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"
+# The noise schedule of the original Live2Diff (its base config): the motion modules were
+# trained with these *linear* betas, not the `scaled_linear` ones of the SD1.5 folder (at
+# t = 499, sqrt(alpha_bar) is 0.402 here and 0.527 there).
+LIVE2DIFF_SCHEDULE = dict(
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="linear"
 )
+
+
+def live2diff_scheduler() -> LCMScheduler:
+    """The LCM scheduler the original Live2Diff streams with, whatever the base model says."""
+    return LCMScheduler(**LIVE2DIFF_SCHEDULE)
 
 
 @dataclass
@@ -44,7 +53,7 @@ class EngineModel:
     text_encoder: CLIPTextModel
     tokenizer: CLIPTokenizer
     scheduler: LCMScheduler
-    clip_skip: int = 1
+    clip_skip: int = 1  # CLIP layers skipped from the end, as Live2Diff counts them (`text.py`)
     name: str = ""
 
     @property
@@ -74,14 +83,15 @@ def adapter_for(unet: UNet2DConditionModel) -> MotionAdapter:
 def randomize_zero_initialised(adapter: MotionAdapter, std: float = 0.02) -> None:
     """Give the layers that training starts at zero (proj_out, depth conv_out) random weights,
     so a random model's temporal and depth paths change the result."""
-    layers = [adapter.flow_conv_in.conv_out]
+    layers = [adapter.get_submodule("flow_conv_in.conv_out")]
     for blocks in (adapter.down_blocks, adapter.up_blocks):
         for block in blocks:
-            layers += [m.temporal_transformer.proj_out for m in block.motion_modules]
+            for module in cast(nn.ModuleList, block.motion_modules):
+                layers.append(module.get_submodule("temporal_transformer.proj_out"))
     with torch.no_grad():
         for layer in layers:
-            layer.weight.normal_(0.0, std)
-            layer.bias.normal_(0.0, std)
+            for parameter in layer.parameters():  # weight, then bias
+                parameter.normal_(0.0, std)
 
 
 def build_tiny(seed: int = 0) -> EngineModel:
@@ -124,14 +134,14 @@ def build_tiny(seed: int = 0) -> EngineModel:
 
 
 def _random_model(unet, adapter, vae, text_encoder, name: str) -> EngineModel:
-    """A built-in model: the real SD1.5 tokenizer and noise schedule around random modules."""
+    """A built-in model: the real SD1.5 tokenizer and Live2Diff's schedule around random modules."""
     return EngineModel(
         unet=unet.eval(),
         adapter=adapter.eval(),
         vae=vae.eval(),
         text_encoder=text_encoder.eval(),
         tokenizer=sd15_tokenizer(),
-        scheduler=LCMScheduler(**SD15_SCHEDULER),
+        scheduler=live2diff_scheduler(),
         name=name,
     )
 

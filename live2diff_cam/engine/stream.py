@@ -47,6 +47,7 @@ from live2diff_cam.engine.models import EngineModel
 from live2diff_cam.engine.pipeline import Denoiser
 from live2diff_cam.engine.scheduler import LCMSchedule
 from live2diff_cam.engine.similar_filter import SimilarFrameFilter
+from live2diff_cam.engine.text import encode_prompt
 from live2diff_cam.engine.unet import Live2DiffUNet
 from live2diff_cam.errors import EngineError
 
@@ -320,20 +321,10 @@ class StreamEngine:
         return self._stream_frames - max(self._stream_calls - self._pipeline_delay, 0)
 
     def _encode_prompt(self, prompt: str) -> torch.Tensor:
-        tokenizer, encoder = self.model.tokenizer, self.model.text_encoder
-        ids = tokenizer(
-            prompt,
-            padding="max_length",
-            max_length=tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids.to(self.device)
-        with torch.inference_mode():
-            if self.model.clip_skip <= 1:
-                return encoder(ids)[0].to(self.dtype)
-            # clip_skip counts as in A1111: 2 = the penultimate layer, then the final norm.
-            hidden = encoder(ids, output_hidden_states=True).hidden_states[-self.model.clip_skip]
-            return encoder.text_model.final_layer_norm(hidden).to(self.dtype)
+        model = self.model
+        return encode_prompt(
+            model.tokenizer, model.text_encoder, prompt, model.clip_skip, self.device, self.dtype
+        )
 
     def upload(self, frame: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Upload, crop/resize and depth of one frame; on CUDA on the input stream, so it

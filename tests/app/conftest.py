@@ -1,10 +1,8 @@
-"""Shared fixtures for tests/app: real clips from ../shared/assets and a private Xvfb display.
+"""Shared fixtures for tests/app: real clips from tests/data and a private Xvfb display.
 
-- `clips_dir`: the folder of real clips (skips the test with the reason if it is absent).
-- `clip_path`: a function, `clip_path("again.mkv") -> Path`, skipping if that clip is absent.
-  Clips (see ../shared/assets/README.md): again.mkv (77 frames), book.mkv (109), walk.mkv (89),
-  all 640x480 at 30 FPS; head-pose-face-detection-female.gif (23, 480x270, 12.5 FPS);
-  car-detection.mp4 (377, 768x432, 12.5 FPS).
+- `clip_path`: a function, `clip_path("again.mkv") -> Path`, failing the test if that file is
+  missing from tests/data (see tests/data/README.md): again.mkv (77 frames, 640x480, 30 FPS),
+  again-12.gif (12 frames, 160x120, 12.5 FPS).
 - `xvfb_display`: a session-wide Xvfb (640x480x24) display name such as ":93"; skips when Xvfb is
   not installed (`apt-get install -y xvfb x11-utils x11-xserver-utils`).
 - `x_display`: the same, with $DISPLAY set to it for the test.
@@ -22,27 +20,14 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CLIPS_DIR = REPO_ROOT.parent / "shared" / "assets" / "clips"
+from tests.data import data_file
+
 XVFB_SIZE = (640, 480)
 
 
 @pytest.fixture(scope="session")
-def clips_dir() -> Path:
-    if not CLIPS_DIR.is_dir():
-        pytest.skip(f"real clips not found at {CLIPS_DIR} (the shared assets folder is absent)")
-    return CLIPS_DIR
-
-
-@pytest.fixture(scope="session")
-def clip_path(clips_dir: Path) -> Callable[[str], Path]:
-    def find(name: str) -> Path:
-        path = clips_dir / name
-        if not path.is_file():
-            pytest.skip(f"real clip {path} not found")
-        return path
-
-    return find
+def clip_path() -> Callable[[str], Path]:
+    return data_file
 
 
 @pytest.fixture(scope="session")

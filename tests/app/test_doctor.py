@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from live2diff_cam import cli
-from live2diff_cam.app import doctor
-from live2diff_cam.app.doctor import Check, Status
+from live2diff_cam.app import doctor, doctor_display, doctor_runtime, doctor_vcam
+from live2diff_cam.app.doctor_check import Check, Status
 
 
 def _raise(error: Exception):
@@ -49,14 +49,14 @@ def test_exit_code_is_one_only_when_something_fails():
 
 
 def test_python_version():
-    assert doctor.check_python((3, 11, 7)).status is Status.OK
-    old = doctor.check_python((3, 9, 18))
+    assert doctor_runtime.check_python((3, 11, 7)).status is Status.OK
+    old = doctor_runtime.check_python((3, 9, 18))
     assert old.status is Status.FAIL
     assert "3.9.18" in old.detail and ">= 3.10" in old.fix
 
 
 def test_package_import_failure_is_essential_and_names_the_fix():
-    check = doctor.check_package(
+    check = doctor_runtime.check_package(
         "cv2", ("opencv-python-headless",), "video", importer=_raise(OSError("libGL.so.1: nope"))
     )
     assert check.status is Status.FAIL
@@ -65,7 +65,7 @@ def test_package_import_failure_is_essential_and_names_the_fix():
 
 
 def test_package_ok_reports_the_distribution_version():
-    check = doctor.check_package(
+    check = doctor_runtime.check_package(
         "mss",
         ("mss",),
         "screen",
@@ -77,10 +77,10 @@ def test_package_ok_reports_the_distribution_version():
 
 def test_conflicting_wheels_are_flagged():
     installed = {"onnxruntime", "onnxruntime-gpu", "opencv-python", "PySide6-Essentials"}
-    checks = doctor.check_conflicting_distributions(installed.__contains__)
+    checks = doctor_runtime.check_conflicting_distributions(installed.__contains__)
     assert [c.name for c in checks] == ["onnxruntime-conflict", "opencv-conflict"]
     assert "opencv-python-headless" in checks[1].fix
-    assert doctor.check_conflicting_distributions({"onnxruntime-gpu"}.__contains__) == []
+    assert doctor_runtime.check_conflicting_distributions({"onnxruntime-gpu"}.__contains__) == []
 
 
 # --- torch device ------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def _torch(available: bool, cuda_build: str | None = "13.0", memory_gib: float =
 
 
 def test_cuda_device_ok_names_gpu_and_memory():
-    check = doctor.check_torch_device(lambda n: _torch(True))
+    check = doctor_runtime.check_torch_device(lambda n: _torch(True))
     assert check.status is Status.OK
     assert (
         "NVIDIA RTX 4090" in check.detail and "24.0 GiB" in check.detail and "sm_89" in check.detail
@@ -113,12 +113,12 @@ def test_cuda_device_ok_names_gpu_and_memory():
 
 
 def test_small_gpu_warns():
-    check = doctor.check_torch_device(lambda n: _torch(True, memory_gib=4.0))
+    check = doctor_runtime.check_torch_device(lambda n: _torch(True, memory_gib=4.0))
     assert check.status is Status.WARN and "4.0 GiB" in check.detail
 
 
 def test_cpu_torch_build_fails_with_the_gpu_sentence():
-    check = doctor.check_torch_device(lambda n: _torch(False, cuda_build=None))
+    check = doctor_runtime.check_torch_device(lambda n: _torch(False, cuda_build=None))
     assert check.status is Status.FAIL
     assert "CPU-only build" in check.detail
     assert "streaming at usable speed needs an NVIDIA GPU" in check.fix
@@ -126,12 +126,12 @@ def test_cpu_torch_build_fails_with_the_gpu_sentence():
 
 
 def test_cuda_build_without_device_points_at_the_driver():
-    check = doctor.check_torch_device(lambda n: _torch(False, cuda_build="13.0"))
+    check = doctor_runtime.check_torch_device(lambda n: _torch(False, cuda_build="13.0"))
     assert check.status is Status.FAIL and "nvidia-smi" in check.fix
 
 
 def test_broken_torch_import_fails_without_raising():
-    check = doctor.check_torch_device(_raise(ImportError("libcudart.so.13 missing")))
+    check = doctor_runtime.check_torch_device(_raise(ImportError("libcudart.so.13 missing")))
     assert check.status is Status.FAIL and "libcudart" in check.detail
 
 
@@ -140,14 +140,14 @@ def test_broken_torch_import_fails_without_raising():
 
 def test_tiny_onnx_model_is_a_valid_model():
     onnx = pytest.importorskip("onnx")
-    model = onnx.load_from_string(doctor.tiny_onnx_model())
+    model = onnx.load_from_string(doctor_runtime.tiny_onnx_model())
     onnx.checker.check_model(model)
     assert [n.op_type for n in model.graph.node] == ["Relu"]
     assert model.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 4
 
 
 def test_onnxruntime_real_session_here_reports_the_provider_really_used():
-    check = doctor.check_onnxruntime(want_cuda=False)
+    check = doctor_runtime.check_onnxruntime(want_cuda=False)
     # This machine has no GPU: the session must have run on the CPU provider.
     assert check.status is Status.WARN
     assert "CPUExecutionProvider" in check.detail and "depth runs on the CPU" in check.detail
@@ -183,12 +183,14 @@ class _FakeOrt:
 
 def test_onnxruntime_on_cuda_is_ok():
     fake = _FakeOrt(["CUDAExecutionProvider", "CPUExecutionProvider"])
-    check = doctor.check_onnxruntime(lambda n: fake, want_cuda=True)
+    check = doctor_runtime.check_onnxruntime(lambda n: fake, want_cuda=True)
     assert check.status is Status.OK and "runs on CUDA" in check.detail
 
 
 def test_onnxruntime_cpu_fallback_with_a_gpu_warns_about_cudnn():
-    check = doctor.check_onnxruntime(lambda n: _FakeOrt(["CPUExecutionProvider"]), want_cuda=True)
+    check = doctor_runtime.check_onnxruntime(
+        lambda n: _FakeOrt(["CPUExecutionProvider"]), want_cuda=True
+    )
     assert check.status is Status.WARN
     assert "fell back" in check.detail and "cuDNN 9" in check.fix
 
@@ -197,15 +199,17 @@ def test_onnxruntime_cpu_fallback_with_a_gpu_warns_about_cudnn():
 
 
 def test_linux_virtual_camera_comes_from_the_sinks_probe():
-    ready = doctor.check_virtual_camera_linux(
+    ready = doctor_vcam.check_virtual_camera_linux(
         lambda: (True, 'v4l2loopback devices /dev/video10 "Live2Diff Camera"', "")
     )
     assert ready.status is Status.OK and "/dev/video10" in ready.detail
-    unlabelled = doctor.check_virtual_camera_linux(
+    unlabelled = doctor_vcam.check_virtual_camera_linux(
         lambda: (True, "devices /dev/video0", "relabel it")
     )
     assert (unlabelled.status, unlabelled.fix) == (Status.WARN, "relabel it")
-    missing = doctor.check_virtual_camera_linux(lambda: (False, "v4l2loopback is not loaded", ""))
+    missing = doctor_vcam.check_virtual_camera_linux(
+        lambda: (False, "v4l2loopback is not loaded", "")
+    )
     assert missing.status is Status.WARN and "preview and recording still work" in missing.detail
     assert missing.fix.startswith(
         'sudo modprobe v4l2loopback devices=1 card_label="Live2Diff Camera"'
@@ -215,7 +219,7 @@ def test_linux_virtual_camera_comes_from_the_sinks_probe():
 def test_linux_virtual_camera_here_gives_the_modprobe_line_and_the_trade_off():
     if Path("/sys/module/v4l2loopback").exists():
         pytest.skip("v4l2loopback is loaded on this machine")
-    check = doctor.check_virtual_camera("Linux")
+    check = doctor_vcam.check_virtual_camera("Linux")
     assert check.status is Status.WARN and "not loaded" in check.detail
     assert (
         'sudo modprobe v4l2loopback devices=1 card_label="Live2Diff Camera" exclusive_caps=1'
@@ -231,10 +235,10 @@ def test_windows_obs_filter(tmp_path):
         seen.append(clsid)
         return True
 
-    ok = doctor.check_virtual_camera_windows(registry_has, environ={})
+    ok = doctor_vcam.check_virtual_camera_windows(registry_has, environ={})
     assert ok.status is Status.OK and "OBS Virtual Camera" in ok.detail
     assert seen == ["{A3FCE0F5-3493-419F-958A-ABA1250EC20B}"]
-    missing = doctor.check_virtual_camera_windows(
+    missing = doctor_vcam.check_virtual_camera_windows(
         lambda c: False, environ={"ProgramFiles": str(tmp_path)}
     )
     assert missing.status is Status.WARN and "Start Virtual Camera" in missing.fix
@@ -243,12 +247,12 @@ def test_windows_obs_filter(tmp_path):
 def test_macos_system_extension_dal_plugin_and_nothing(tmp_path):
     extensions = tmp_path / "SystemExtensions"
     dal = tmp_path / "DAL" / "obs-mac-virtualcam.plugin"
-    assert doctor.check_virtual_camera_macos(dal, [extensions]).status is Status.WARN
+    assert doctor_vcam.check_virtual_camera_macos(dal, [extensions]).status is Status.WARN
     dal.mkdir(parents=True)
-    old = doctor.check_virtual_camera_macos(dal, [extensions])
+    old = doctor_vcam.check_virtual_camera_macos(dal, [extensions])
     assert old.status is Status.WARN and "DAL" in old.detail
-    (extensions / "ABCD-1234" / doctor.OBS_MAC_EXTENSION).mkdir(parents=True)
-    assert doctor.check_virtual_camera_macos(dal, [extensions]).status is Status.OK
+    (extensions / "ABCD-1234" / doctor_vcam.OBS_MAC_EXTENSION).mkdir(parents=True)
+    assert doctor_vcam.check_virtual_camera_macos(dal, [extensions]).status is Status.OK
 
 
 # --- display -----------------------------------------------------------------------------
@@ -268,37 +272,42 @@ def test_macos_system_extension_dal_plugin_and_nothing(tmp_path):
     ],
 )
 def test_screen_capture_on_linux(environ, status, needle):
-    check = doctor.check_screen_capture("Linux", environ, count_monitors=lambda: 2)
+    check = doctor_display.check_screen_capture("Linux", environ, count_monitors=lambda: 2)
     assert check.status is status and needle in check.detail
 
 
 def test_screen_capture_that_cannot_open_the_display_warns():
-    check = doctor.check_screen_capture(
+    check = doctor_display.check_screen_capture(
         "Linux", {"DISPLAY": ":0"}, count_monitors=_raise(RuntimeError("XOpenDisplay() failed"))
     )
     assert (
         check.status is Status.WARN and "XOpenDisplay" in check.detail and "XAUTHORITY" in check.fix
     )
-    mac = doctor.check_screen_capture("Darwin", {}, count_monitors=_raise(RuntimeError("denied")))
+    mac = doctor_display.check_screen_capture(
+        "Darwin", {}, count_monitors=_raise(RuntimeError("denied"))
+    )
     assert "Screen Recording" in mac.fix
 
 
 def test_qt_platform_offscreen_and_no_display():
-    assert doctor.check_qt_platform("Linux", {"QT_QPA_PLATFORM": "offscreen"}).status is Status.OK
-    headless = doctor.check_qt_platform("Linux", {})
+    assert (
+        doctor_display.check_qt_platform("Linux", {"QT_QPA_PLATFORM": "offscreen"}).status
+        is Status.OK
+    )
+    headless = doctor_display.check_qt_platform("Linux", {})
     assert headless.status is Status.WARN and "live2diff-cam run" in headless.fix
 
 
 def test_qt_platform_missing_xcb_library_names_the_package(tmp_path):
     (tmp_path / "libqxcb.so").write_bytes(b"")
-    broken = doctor.check_qt_platform(
+    broken = doctor_display.check_qt_platform(
         "Linux",
         {"DISPLAY": ":0"},
         plugin_dir=tmp_path,
         dlopen_error=lambda p: "libxcb-cursor.so.0: cannot open shared object file",
     )
     assert broken.status is Status.WARN and "libxcb-cursor0" in broken.fix
-    fine = doctor.check_qt_platform(
+    fine = doctor_display.check_qt_platform(
         "Linux", {"DISPLAY": ":0"}, plugin_dir=tmp_path, dlopen_error=lambda p: ""
     )
     assert fine.status is Status.OK and "'xcb'" in fine.detail

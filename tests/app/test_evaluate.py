@@ -13,7 +13,7 @@ from live2diff_cam.errors import SourceError
 
 @pytest.fixture(scope="module")
 def frames(clip_path):
-    clip = read_frames(clip_path("walk.mkv"))[:12]
+    clip = read_frames(clip_path("again.mkv"))[:12]
     return [cv2.resize(f, (160, 120), interpolation=cv2.INTER_AREA) for f in clip]
 
 
@@ -40,7 +40,7 @@ def test_a_frozen_output_scores_like_a_still_scene():
 def test_eval_command_prints_json(tmp_path, clip_path, capsys):
     folder = tmp_path / "out"
     folder.mkdir()
-    for i, frame in enumerate(read_frames(clip_path("walk.mkv"))[:4]):
+    for i, frame in enumerate(read_frames(clip_path("again.mkv"))[:4]):
         cv2.imwrite(str(folder / f"frame_{i:06d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     rc = cli.main(["eval", "--input", str(folder), "--output", str(folder), "--json"])
     assert rc == 0

@@ -1,4 +1,4 @@
-"""`live2diff-cam run` end to end on the real clips in ../shared/assets, and its bad-input lines."""
+"""`live2diff-cam run` end to end on the real clips in tests/data, and its bad-input lines."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from live2diff_cam import cli
 from live2diff_cam.app import sinks
 from live2diff_cam.app.session import LiveSession
+from tests.data import CLIP, CLIP_FRAMES, DATA_DIR, GIF, GIF_FRAMES
 
-CLIPS = Path(__file__).resolve().parents[2].parent / "shared" / "assets" / "clips"
-pytestmark = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no test clips at {CLIPS}")
+CLIPS = DATA_DIR  # a missing clip fails the run (exit code 1), it is never skipped
 
 
 class SpySink:
@@ -101,7 +101,7 @@ def test_bypass_mode_copies_every_frame_of_a_clip_without_a_model(tmp_path, spie
         [
             "run",
             "--source",
-            str(CLIPS / "head-pose-face-detection-female.gif"),
+            str(CLIPS / GIF),
             "--sink",
             str(video),
             "--sink",
@@ -117,10 +117,10 @@ def test_bypass_mode_copies_every_frame_of_a_clip_without_a_model(tmp_path, spie
         ]
     )
     assert rc == 0
-    assert len(list((tmp_path / "png").glob("*.png"))) == 23
+    assert len(list((tmp_path / "png").glob("*.png"))) == GIF_FRAMES
     frames = read_video(video)
-    assert len(frames) == 23 and frames[0].shape == (96, 160, 3)
-    assert sorted(s[1] for s in spied if s[0].startswith("recorder")) == list(range(23))
+    assert len(frames) == GIF_FRAMES and frames[0].shape == (96, 160, 3)
+    assert sorted(s[1] for s in spied if s[0].startswith("recorder")) == list(range(GIF_FRAMES))
 
 
 def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatch, capsys):
@@ -129,13 +129,14 @@ def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatc
     def interrupted(self, timeout_s=None):
         if self.stats().frames_out >= 5:
             raise KeyboardInterrupt
-        return wait(self, timeout_s)
+        # Look often: the short clip is read in well under the CLI's own 0.2 s wait.
+        return wait(self, 0.001)
 
     monkeypatch.setattr(LiveSession, "wait", interrupted)
     video = tmp_path / "cut.mp4"
     rc = cli.main(
         [
-            *("run", "--source", str(CLIPS / "car-detection.mp4"), "--sink", str(video)),
+            *("run", "--source", str(CLIPS / CLIP), "--sink", str(video)),
             *("--mode", "bypass", "--height", "64", "--width", "64"),
         ]
     )
@@ -144,7 +145,7 @@ def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatc
     assert "live2diff-cam: stopped by Ctrl-C after " in err
     assert "frames; every output was closed and is complete." in err
     written = int(err.split("after ")[1].split(" frames")[0])
-    assert 5 <= written < 377
+    assert 5 <= written < CLIP_FRAMES
     assert len(read_video(video)) == written
 
 
@@ -190,7 +191,7 @@ def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatc
 )
 def test_bad_input_exits_nonzero_with_one_line(argv, rc, line, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    argv = [a.replace("{clip}", str(CLIPS / "walk.mkv")) for a in argv]
+    argv = [a.replace("{clip}", str(CLIPS / CLIP)) for a in argv]
     try:
         code = cli.main(["run", *argv])
     except SystemExit as exit_:  # argparse exits
@@ -211,7 +212,7 @@ def test_a_model_that_does_not_exist_exits_with_one_line(tmp_path, monkeypatch, 
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     rc = cli.main(
         [
-            *("run", "--source", str(CLIPS / "walk.mkv"), "--sink", str(tmp_path / "o") + "/"),
+            *("run", "--source", str(CLIPS / CLIP), "--sink", str(tmp_path / "o") + "/"),
             *("--model", "no/such-model", "--height", "64", "--width", "64", "--frames", "3"),
         ]
     )

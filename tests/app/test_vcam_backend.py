@@ -214,7 +214,7 @@ def test_vcam_unitycapture_tries_that_backend_only(windows):
 
 
 def test_doctor_on_windows_accepts_unity_capture_under_our_name(windows):
-    from live2diff_cam.app import doctor
+    from live2diff_cam.app import doctor_vcam as doctor
 
     check = doctor.check_virtual_camera_windows(
         registry_has=lambda clsid: False, environ={}, unity_names=lambda: [OURS]

@@ -16,17 +16,14 @@ import torch
 from live2diff_cam import cli
 from live2diff_cam.depth import OnnxDepthEstimator, TorchDepthEstimator
 from live2diff_cam.depth.random_models import build_random_depth_model
-
-ASSETS = Path(__file__).resolve().parents[2].parent / "shared" / "assets"
+from tests.data import CLIP, data_file
 
 
 def read_clip(name: str, indices: list[int]) -> np.ndarray:
-    """Frames `indices` of a real clip as (N, H, W, 3) uint8 RGB; skips when assets are absent."""
-    cv2 = pytest.importorskip("cv2")
-    path = ASSETS / "clips" / name
-    if not path.exists():
-        pytest.skip(f"real test clip not found at {path} (../shared/assets beside the repo)")
-    capture = cv2.VideoCapture(str(path))
+    """Frames `indices` of a clip in tests/data as (N, H, W, 3) uint8 RGB."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(data_file(name)))
     frames, index = [], 0
     while index <= max(indices):
         ok, bgr = capture.read()
@@ -46,13 +43,19 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
 @pytest.fixture(scope="session")
 def real_frames() -> torch.Tensor:
     """Four frames of a real webcam-style clip (a person at a desk), (4, 3, 480, 640)."""
-    return to_tensor(read_clip("again.mkv", [0, 25, 50, 75]))
+    return to_tensor(read_clip(CLIP, [0, 25, 50, 75]))
 
 
 @pytest.fixture(scope="session")
-def face_frames() -> torch.Tensor:
-    """Two frames of a real close-up clip (a face turning), (2, 3, 270, 480)."""
-    return to_tensor(read_clip("head-pose-face-detection-female.gif", [0, 10]))
+def wide_frames() -> torch.Tensor:
+    """Two frames of the real clip cut to 16:9 and shrunk, (2, 3, 270, 480): another aspect
+    and size than the model's input."""
+    import cv2
+
+    frames = read_clip(CLIP, [0, 10])[:, 60:420]  # 640x360 centre band
+    return to_tensor(
+        np.stack([cv2.resize(f, (480, 270), interpolation=cv2.INTER_AREA) for f in frames])
+    )
 
 
 @pytest.fixture(scope="session")

@@ -57,14 +57,14 @@ def test_export_depth_caches_one_file_with_dynamic_batch_and_fixed_size(
     assert tiny_onnx.stat().st_mtime_ns == stamp
 
 
-def test_the_papers_midas_dpt_hybrid_exports_and_matches_torch(tmp_path, face_frames):
+def test_the_papers_midas_dpt_hybrid_exports_and_matches_torch(tmp_path, wide_frames):
     """MiDaS DPT-Hybrid's real class (BiT + ViT), tiny, through the TorchScript exporter."""
     model, spec = build_random_depth_model("tiny-dpt-hybrid", seed=1)
     assert (spec.mean, spec.std) == (MIDAS_DPT_HYBRID.mean, MIDAS_DPT_HYBRID.std)
     path = export_depth_onnx(model, spec, tmp_path / "midas.onnx", exporter="torchscript")
     onnx_estimator = OnnxDepthEstimator(path)
     assert onnx_estimator.spec == spec  # read back from the file's metadata
-    frames = face_frames
+    frames = wide_frames
     torch_depth = TorchDepthEstimator(model, spec)(frames)
     onnx_depth = onnx_estimator(frames)
     assert onnx_depth.shape == (2, 1, 270, 480)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from live2diff_cam.engine import EngineConfig, StreamEngine, load_model
-
-ASSETS = Path(__file__).resolve().parents[2].parent / "shared" / "assets"
+from tests.data import CLIP, data_file
 
 
 @pytest.fixture(scope="session")
@@ -21,11 +18,9 @@ def tiny_model():
 @pytest.fixture(scope="session")
 def clip_frames() -> list[np.ndarray]:
     """The first 40 frames of a real webcam-style clip, (480, 640, 3) uint8 RGB."""
-    cv2 = pytest.importorskip("cv2")
-    path = ASSETS / "clips" / "again.mkv"
-    if not path.exists():
-        pytest.skip(f"real test clip not found at {path} (../shared/assets beside the repo)")
-    capture = cv2.VideoCapture(str(path))
+    import cv2  # tests only: the engine itself never imports OpenCV
+
+    capture = cv2.VideoCapture(str(data_file(CLIP)))
     frames = []
     while len(frames) < 40:
         ok, bgr = capture.read()

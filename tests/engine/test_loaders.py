@@ -20,8 +20,9 @@ from safetensors.torch import load_file, save_file
 
 from live2diff_cam.engine import EngineConfig, StreamEngine
 from live2diff_cam.engine import checkpoint_writers as writers
-from live2diff_cam.engine.loaders import load_model, load_motion_module
+from live2diff_cam.engine.loaders import load_model
 from live2diff_cam.engine.models import EngineModel, adapter_for, build_tiny
+from live2diff_cam.engine.motion_loader import load_motion_module
 from live2diff_cam.engine.motion_module import MotionAdapter
 from live2diff_cam.errors import ModelLoadError
 from tests.engine.conftest import run_stream
@@ -110,6 +111,8 @@ def test_every_format_gives_the_frames_of_the_model_it_was_written_from(
         )
     for part in ("unet", "adapter", "vae", "text_encoder"):
         assert_same_weights(getattr(model, part), getattr(reference, part))
+    # Live2Diff's own linear betas, whatever schedule the files carry.
+    assert model.scheduler.config.beta_schedule == "linear"
     assert model.scheduler.config.num_train_timesteps == 1000
     assert model.tokenizer("a photo of a cat").input_ids == [
         49406,
@@ -140,9 +143,9 @@ def test_single_file_uses_the_original_sd_key_names(files, reference):
 
 
 def test_built_in_model_takes_a_motion_module_and_clip_skip(files, reference):
-    model = load_model("tiny", seed=SEED + 1, motion_module=files["motion_plain"], clip_skip=2)
+    model = load_model("tiny", seed=SEED + 1, motion_module=files["motion_plain"], clip_skip=0)
     assert_same_weights(model.adapter, reference.adapter)
-    assert model.clip_skip == 2
+    assert model.clip_skip == 0
     # The base stays the seed's own: only the motion module came from the file.
     assert not torch.equal(model.unet.conv_in.weight, reference.unet.conv_in.weight)
 
@@ -312,8 +315,12 @@ def test_sources_that_are_not_models(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelLoadError, match="not a diffusers model folder"):
         load_model(str(tmp_path / "empty"), **OFFLINE)
-    with pytest.raises(ModelLoadError, match="clip_skip"):
-        load_model("tiny", clip_skip=0)
+    with pytest.raises(ModelLoadError, match="clip_skip must be 0 or more"):
+        load_model("tiny", clip_skip=-1)
+    with pytest.raises(ModelLoadError, match=r"clip_skip 2 skips all 2 layers.*use 0\.\.1"):
+        load_model("tiny", clip_skip=2)
+    with pytest.raises(ModelLoadError, match="scheduler must be one of live2diff, model"):
+        load_model("tiny", scheduler="ddim")
 
 
 def test_missing_downloads_say_how_to_get_them(files, tmp_path):

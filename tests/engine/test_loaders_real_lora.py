@@ -8,21 +8,16 @@ W + scale * up @ down computed by hand.
 from __future__ import annotations
 
 import gc
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from live2diff_cam.engine.loaders import fuse_lora
+from live2diff_cam.engine.lora_loader import fuse_lora
 from live2diff_cam.engine.models import EngineModel, build_sd15_random
+from tests.data import DATA_DIR, LORA
 
-LORA = Path(__file__).parents[2] / ".." / "shared" / "assets" / "sd15" / "lora"
-LORA_FILE = LORA / "sd15_weapons_lora_rank4.safetensors"
-
-pytestmark = pytest.mark.skipif(
-    not LORA_FILE.is_file(), reason=f"real LoRA asset not found at {LORA_FILE}"
-)
+LORA_FILE = DATA_DIR / LORA  # a missing file fails the load, it is never skipped
 
 
 @pytest.fixture(scope="module")

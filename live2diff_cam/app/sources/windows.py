@@ -146,7 +146,9 @@ def _win32_list() -> list[WindowInfo]:
     # Physical pixels, as mss captures them; otherwise scaled displays report shrunken rects.
     user32.SetProcessDPIAware()
     handles: list[int] = []
-    callback_type = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.HWND, wintypes.LPARAM)
+    callback_type = ctypes.WINFUNCTYPE(  # type: ignore[attr-defined]  # Windows only
+        wintypes.BOOL, wintypes.HWND, wintypes.LPARAM
+    )
 
     def collect(hwnd: int, _: int) -> bool:
         if user32.IsWindowVisible(hwnd) and user32.GetWindowTextLengthW(hwnd) > 0:
