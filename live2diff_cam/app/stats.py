@@ -1,5 +1,9 @@
 """Stream statistics: frame rates, capture-to-sink latency percentiles, timings, drops.
 
+Latency is measured on stylized frames only (a pass-through frame shown while the model loads
+says nothing about the engine), and the output rate is averaged over a few seconds so a
+pipelined engine that emits in bursts reads as a steady figure.
+
 `StatsRecorder` is fed by the session's threads (thread-safe, fixed-size windows, no growth
 with stream length); `SessionStats` is the immutable snapshot handed to the CLI and the UI once
 a second. This module knows nothing about threads, engines or devices.
@@ -24,7 +28,9 @@ class SessionStats:
     """One snapshot. Times in milliseconds; None where nothing was measured yet.
 
     `delay_frames` is the engine's pipelining delay ((steps - 1) frames), already part of
-    the latency. `gpu_memory_mb` is the CUDA peak allocation, None without CUDA.
+    the latency. `gpu_memory_mb` is the CUDA peak allocation, None without CUDA. `compute` is
+    "cuda" or "cpu" once torch runs the engine, "" before. `source_name` is the source that
+    delivered the frames (set once it opened).
     """
 
     state: str
@@ -42,6 +48,17 @@ class SessionStats:
     engine_errors: int
     delay_frames: int
     gpu_memory_mb: float | None
+    compute: str = ""
+    source_name: str = ""
+    warmup_done: int = 0
+    warmup_total: int = 0
+
+    def warmup_eta_s(self) -> float | None:
+        """Seconds of warm-up left at the measured engine step time; None when not known."""
+        if self.state != "warming up" or not self.warmup_total or self.engine_ms is None:
+            return None
+        left = max(self.warmup_total - self.warmup_done, 0)
+        return left * self.engine_ms / 1000
 
     def to_json(self) -> str:
         """One JSON object on one line (the `--stats-json` format)."""
@@ -117,12 +134,15 @@ class Window:
             return float(np.percentile(np.fromiter(self._values, float), q))
 
 
+OUTPUT_RATE_WINDOW_S = 3.0  # long enough that a pipelined engine's bursts read as one rate
+
+
 class StatsRecorder:
     """Collects what the session's threads measure; `snapshot()` makes a `SessionStats`."""
 
     def __init__(self) -> None:
         self.input = RateMeter()
-        self.output = RateMeter()
+        self.output = RateMeter(OUTPUT_RATE_WINDOW_S)
         self.latency_ms = Window()
         self.engine_ms = Window()
         self.depth_ms = Window()
@@ -131,10 +151,12 @@ class StatsRecorder:
     def frame_in(self) -> None:
         self.input.tick()
 
-    def frame_out(self, capture_ns: int) -> None:
+    def frame_out(self, capture_ns: int, stylized: bool = True) -> None:
+        """A frame reached the sinks; only a stylized one counts towards the latency."""
         now = time.perf_counter_ns()
         self.output.tick(now)
-        self.latency_ms.add((now - capture_ns) / 1e6)
+        if stylized:
+            self.latency_ms.add((now - capture_ns) / 1e6)
 
     def snapshot(
         self,
@@ -144,6 +166,9 @@ class StatsRecorder:
         source_status: str,
         dropped_frames: int,
         delay_frames: int,
+        source_name: str = "",
+        warmup_done: int = 0,
+        warmup_total: int = 0,
     ) -> SessionStats:
         return SessionStats(
             state=state,
@@ -161,6 +186,10 @@ class StatsRecorder:
             engine_errors=self.engine_errors,
             delay_frames=delay_frames,
             gpu_memory_mb=gpu_memory_mb(),
+            compute=compute_device(),
+            source_name=source_name,
+            warmup_done=warmup_done,
+            warmup_total=warmup_total,
         )
 
 
@@ -174,6 +203,18 @@ def gpu_memory_mb() -> float | None:
         return round(cuda.max_memory_allocated() / 2**20, 1)
     except (AttributeError, RuntimeError):  # torch still importing on another thread
         return None
+
+
+def compute_device() -> str:
+    """ "cuda" or "cpu" once torch is loaded (the engine runs on CUDA when torch sees it), ""
+    while nothing has imported torch yet; never imports it."""
+    cuda = getattr(sys.modules.get("torch"), "cuda", None)
+    if cuda is None:
+        return ""
+    try:
+        return "cuda" if cuda.is_available() else "cpu"
+    except (AttributeError, RuntimeError):  # torch still importing on another thread
+        return ""
 
 
 def _round(value: float | None) -> float | None:
