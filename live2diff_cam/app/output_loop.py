@@ -144,9 +144,16 @@ class OutputLoop:
             except queue.Empty:
                 return
             if action == "add":
+                opened: list[Sink] = []
                 try:
-                    self._sinks.append(resolve_sink(value).__enter__())  # type: ignore[arg-type]
+                    opened.append(resolve_sink(value).__enter__())  # type: ignore[arg-type]
+                    # The picture on screen now, at once: a sink added mid-stream (a recording
+                    # at 1 FPS output) must not wait for the engine's next frame to begin.
+                    if self._hub.last_output is not None:
+                        opened[0].write(self._hub.last_output)
+                    self._sinks.append(opened[0])
                 except Exception as error:
+                    close_all(opened)
                     self._hub.report(sink_failed_message(getattr(value, "name", value), error))
             else:
                 for sink in [s for s in self._sinks if s.name == value]:
