@@ -54,10 +54,11 @@ class SessionStats:
     warmup_total: int = 0
 
     def warmup_eta_s(self) -> float | None:
-        """Seconds of warm-up left at the measured engine step time; None when not known."""
+        """Seconds until the last warm-up frame at the measured step time (that last step,
+        which runs the whole window at once, takes longer); None when not known."""
         if self.state != "warming up" or not self.warmup_total or self.engine_ms is None:
             return None
-        left = max(self.warmup_total - self.warmup_done, 0)
+        left = max(self.warmup_total - 1 - self.warmup_done, 0)
         return left * self.engine_ms / 1000
 
     def to_json(self) -> str:
@@ -85,8 +86,11 @@ class SessionStats:
 class RateMeter:
     """Events per second over the last `window_s` seconds (bounded memory)."""
 
-    def __init__(self, window_s: float = 1.0) -> None:
+    def __init__(self, window_s: float = 1.0, slow_window_s: float | None = None) -> None:
         self._window_ns = int(window_s * 1e9)
+        # A rate slower than the window (an engine at 0.1 FPS) is measured over the last few
+        # events within `slow_window_s` instead of reading 0 between them.
+        self._slow_window_ns = int((slow_window_s or window_s) * 1e9)
         self._times: deque[int] = deque(maxlen=1024)
         self._lock = threading.Lock()
         self._first_ns: int | None = None
@@ -103,13 +107,18 @@ class RateMeter:
     def rate(self, now_ns: int | None = None) -> float:
         now = time.perf_counter_ns() if now_ns is None else now_ns
         with self._lock:
-            while self._times and now - self._times[0] > self._window_ns:
+            keep_ns = max(self._window_ns, self._slow_window_ns)
+            while self._times and now - self._times[0] > keep_ns:
                 self._times.popleft()
             if self._first_ns is None:
                 return 0.0
+            recent = sum(1 for t in self._times if now - t <= self._window_ns)
+            if recent < _SLOW_EVENTS and len(self._times) > recent:
+                last = list(self._times)[-_SLOW_EVENTS:]
+                return len(last) * 1e9 / max(now - last[0], 1)
             # A meter younger than its window divides by its age, not by the whole window.
             span_ns = min(self._window_ns, max(now - self._first_ns, 1))
-            return len(self._times) * 1e9 / span_ns
+            return recent * 1e9 / span_ns
 
 
 class Window:
@@ -135,6 +144,8 @@ class Window:
 
 
 OUTPUT_RATE_WINDOW_S = 3.0  # long enough that a pipelined engine's bursts read as one rate
+SLOW_RATE_WINDOW_S = 60.0  # how far back a very slow output rate is still measured
+_SLOW_EVENTS = 3
 
 
 class StatsRecorder:
@@ -142,7 +153,7 @@ class StatsRecorder:
 
     def __init__(self) -> None:
         self.input = RateMeter()
-        self.output = RateMeter(OUTPUT_RATE_WINDOW_S)
+        self.output = RateMeter(OUTPUT_RATE_WINDOW_S, SLOW_RATE_WINDOW_S)
         self.latency_ms = Window()
         self.engine_ms = Window()
         self.depth_ms = Window()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -220,26 +221,36 @@ class SessionBridge(QObject):
         self._set_state(STOPPING, "stopping")
         self._spawn(self._stop_worker, session, self._generation)
 
-    def shutdown(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Stop now and wait (application exit): no worker outlives the window."""
+    def shutdown(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """Stop now and wait (application exit): no worker outlives the window.
+
+        Source and sinks close at once; an engine step still running gets up to `timeout_s`
+        to finish. False when one is still inside the engine after that: the caller must then
+        end the process without running interpreter shutdown (`os._exit`), since a thread
+        inside torch at interpreter exit aborts the process ("terminate called ...").
+        """
         session, self._session = self._session, None
         self._generation += 1
         if session is not None:
             try:
-                session.stop(timeout_s)
+                session.stop(timeout_s, engine_grace_s=ENGINE_GRACE_S)
             except Exception:  # closing must go on whatever failed
                 log.exception("stopping the session failed")
+            self._stopped.append(session)
+        deadline = time.monotonic() + timeout_s
         for worker in self._workers:
-            worker.join(timeout_s)
+            worker.join(max(0.0, deadline - time.monotonic()))
         self._workers = []
-        # An engine step left running by Stop must end before the interpreter does: a thread
-        # inside torch at exit aborts the process ("terminate called ...").
-        for stopped in self._stopped:
-            if not stopped.join_background(timeout_s):
-                log.warning("an engine step did not finish within %.0f s", timeout_s)
-        self._stopped = []
+        self._stopped = [
+            stopped
+            for stopped in self._stopped
+            if not stopped.join_background(max(0.0, deadline - time.monotonic()))
+        ]
+        if self._stopped:
+            log.warning("an engine step did not finish within %.0f s", timeout_s)
         self._set_busy(False)
         self._state = STOPPED
+        return not self._stopped
 
     def restart(self) -> None:
         """Stop and start again (a setting that only a new session can apply)."""

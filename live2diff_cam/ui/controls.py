@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPixmap,
+    QResizeEvent,
     QScreen,
 )
 from PySide6.QtWidgets import (
@@ -91,6 +92,9 @@ class StyleControls(QGroupBox):
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setToolTip("Noise seed: the same seed gives the same look")
         self.seed_spin.setKeyboardTracking(False)
+        self.seed_spin.setMinimumWidth(90)  # ten digits fit; the hint would widen the sidebar
+        for slider in (self.style_slider, self.structure_slider):
+            slider.setMinimumWidth(60)
         roll = QToolButton(objectName="seedRoll", text="Roll")
         roll.setToolTip("Pick a new random seed")
         self._style_value = _value_label()
@@ -242,6 +246,10 @@ def _card_icon(title: str, index: int, size: int = 56) -> QIcon:
     return QIcon(pixmap)
 
 
+TILE_MIN_WIDTH = 92
+TILE_HEIGHT = 108  # icon + two lines of name
+
+
 class PresetGallery(QListWidget):
     """A grid of preset tiles; one is selected at a time.
 
@@ -259,7 +267,7 @@ class PresetGallery(QListWidget):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setIconSize(QSize(56, 56))
-        self.setGridSize(QSize(104, 96))
+        self.setGridSize(QSize(TILE_MIN_WIDTH, TILE_HEIGHT))
         self.setWordWrap(True)
         self.setUniformItemSizes(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -272,13 +280,21 @@ class PresetGallery(QListWidget):
         for index, card in enumerate(cards):
             item = QListWidgetItem(_card_icon(card.title, index), card.title)
             item.setData(Qt.ItemDataRole.UserRole, card.name)
-            item.setToolTip(card.description or card.title)
+            # The full name always: a long one wraps in the tile and may still be cut.
+            item.setToolTip(f"{card.title}: {card.description}" if card.description else card.title)
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             self.addItem(item)
         self.blockSignals(False)
 
     def names(self) -> list[str]:
         return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Tiles share the whole width (no ragged gap at the right of the sidebar).
+        width = self.viewport().width() - 2
+        columns = max(1, width // TILE_MIN_WIDTH)
+        self.setGridSize(QSize(max(TILE_MIN_WIDTH, width // columns), TILE_HEIGHT))
+        super().resizeEvent(event)
 
     def current_name(self) -> str | None:
         item = self.currentItem()

@@ -287,10 +287,12 @@ def needed_models(
     lora: str | None = None,
     vae: str | None = None,
     depth_model: str | None = None,
+    motion_module: str | None = None,
 ) -> list[NeededModel]:
     """Everything the engine fetches from the hub for this choice: the model and LoRA when they
     are hub ids, and for any Stable Diffusion model the LCM-LoRA and the Live2Diff motion
-    module (plus TAESD and the depth model when chosen). Built-ins and local files need none.
+    module (unless `motion_module` names a local file), plus TAESD and the depth model when
+    chosen. Built-ins and local files need none.
     Only looks at the cache: nothing is downloaded here."""
     from live2diff_cam.app import download
     from live2diff_cam.errors import ModelLoadError
@@ -298,7 +300,9 @@ def needed_models(
     if not model or model in BUILT_IN_MODELS:
         return []
     names = [name for name in (model, lora) if name and _is_hub_id(name)]
-    names += ["lcm-lora", "live2diff"]
+    names.append("lcm-lora")
+    if not motion_module:  # a local motion module file replaces the released one
+        names.append("live2diff")
     if vae == "taesd":
         names.append("taesd")
     if depth_model and (depth_model == "depth" or _is_hub_id(depth_model)):

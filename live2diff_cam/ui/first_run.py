@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from live2diff_cam.ui import theme
 from live2diff_cam.ui.download_dialog import NeededModel
 
 
@@ -118,7 +119,8 @@ class FirstRunPage(QWidget):
         else:
             rows = "".join(
                 f"<li><b>{need.description}</b>, {need.size}, from "
-                f'<a href="{need.url}">{need.url.removeprefix("https://")}</a></li>'
+                f'<a style="color: {theme.ACCENT_HOVER}" href="{need.url}">'
+                f"{need.url.removeprefix('https://')}</a></li>"
                 for need in missing
             )
             self.needs_label.setText(

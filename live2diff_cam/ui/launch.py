@@ -119,6 +119,10 @@ def main(args: argparse.Namespace) -> int:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from live2diff_cam.ui.qt_refcounts import guard
+
+    guard()  # before the first Qt call: this PySide6 build drops references to None
+
     from live2diff_cam.app import settings as app_settings
     from live2diff_cam.app.devices import collect
     from live2diff_cam.app.presets import load_presets
@@ -197,6 +201,12 @@ def main(args: argparse.Namespace) -> int:
         window.quit_app()
         return 2
     app.exec()
+    if window.engine_still_running:
+        # Settings are saved and devices closed; only an engine step is left, inside torch.
+        # Interpreter shutdown would abort on it ("terminate called ..."): end here instead.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(outcome["code"])
     window.deleteLater()
     return outcome["code"]
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QStackedWidget,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -67,9 +68,9 @@ from live2diff_cam.ui.previews import PreviewPump, PreviewWidget
 from live2diff_cam.ui.tray import TrayController
 from live2diff_cam.ui.vcam_dialog import VcamStatus, VirtualCameraSetupDialog
 
-# needs check: (model, lora, vae, depth model) -> the downloads that choice needs, each
-# marked cached or not (`download_dialog.needed_models`); it only looks at the cache.
-NeedsCheck = Callable[[str, str | None, str | None, str | None], list[NeededModel]]
+# needs check: (model, lora, vae, depth model, motion module) -> the downloads that choice
+# needs, each marked cached or not (`download_dialog.needed_models`); only looks at the cache.
+NeedsCheck = Callable[[str, str | None, str | None, str | None, str | None], list[NeededModel]]
 # device lister: () -> the report of `live2diff-cam devices` (`app.devices.collect`).
 DeviceLister = Callable[[], dict]
 
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
         self._setup_done = not first_run
         self._record_started = 0.0
         self._fitted = False
+        self.engine_still_running = False  # set on quit: an engine step outlived the wait
         self.last_error: str | None = None
         self.last_saved: tuple[str, int, float] | None = None
         # Asked when closing while streaming and no tray exists; tests replace them.
@@ -219,7 +221,7 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar()
         self.busy_indicator = QProgressBar(objectName="busyIndicator")
         self.busy_indicator.setRange(0, 0)
-        self.busy_indicator.setMaximumWidth(140)
+        self.busy_indicator.setMaximumWidth(220)
         self.busy_indicator.setTextVisible(False)
         self.busy_indicator.hide()
         self.busy_label = QLabel(objectName="busyLabel")
@@ -259,8 +261,6 @@ class MainWindow(QMainWindow):
         status_row.setContentsMargins(0, 0, 0, 0)
         status_row.addWidget(self.modes)
         status_row.addStretch(1)
-        status_row.addWidget(self.busy_label)
-        status_row.addWidget(self.busy_indicator)
         transport_part = QWidget()
         transport_row = QHBoxLayout(transport_part)
         transport_row.setContentsMargins(0, 0, 0, 0)
@@ -268,6 +268,13 @@ class MainWindow(QMainWindow):
         transport_row.addWidget(self.record_label)
         transport_row.addWidget(self.transport)
         self.controls_row = WrappingRow(status_part, transport_part)
+        # Loading / warm-up progress on its own line: long texts never squeeze the buttons.
+        self.busy_row = QWidget(objectName="busyRow")
+        busy_layout = QHBoxLayout(self.busy_row)
+        busy_layout.setContentsMargins(0, 0, 0, 0)
+        busy_layout.addWidget(self.busy_label, 1)
+        busy_layout.addWidget(self.busy_indicator)
+        self.busy_row.hide()
 
         error_layout = QHBoxLayout(self.error_row)
         error_layout.setContentsMargins(0, 0, 0, 0)
@@ -284,6 +291,7 @@ class MainWindow(QMainWindow):
         left.addLayout(previews, 1)
         left.addWidget(self.error_row)
         left.addWidget(self.info_row)
+        left.addWidget(self.busy_row)
         left.addWidget(self.controls_row)
 
         presets_box = QGroupBox("Presets")
@@ -301,8 +309,10 @@ class MainWindow(QMainWindow):
         scroll.setWidget(side_content)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(SIDEBAR_WIDTH - 60)
-        scroll.setMaximumWidth(SIDEBAR_WIDTH)
+        # Never narrower than its content: a clipped slider value or combo is unreadable.
+        scrollbar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scroll.setMinimumWidth(side_content.minimumSizeHint().width() + scrollbar + 4)
+        scroll.setMaximumWidth(max(SIDEBAR_WIDTH, scroll.minimumWidth()))
         self.sidebar = scroll
 
         studio = QWidget(objectName="studioPage")
@@ -458,7 +468,9 @@ class MainWindow(QMainWindow):
         preset = self.bridge.preset
         model = options.model or (preset.model if preset is not None else TEST_MODEL)
         lora = options.lora if options.model else (preset.lora if preset is not None else None)
-        needs = self._needs_check(model, lora, options.vae, options.depth_model)
+        needs = self._needs_check(
+            model, lora, options.vae, options.depth_model, options.motion_module
+        )
         return [need for need in needs if not need.cached]
 
     def show_setup(self) -> None:
@@ -710,6 +722,7 @@ class MainWindow(QMainWindow):
         self.state_label.setToolTip(text)
 
     def _on_busy(self, busy: bool) -> None:
+        self.busy_row.setVisible(busy)
         self.busy_indicator.setVisible(busy)
         self.busy_label.setVisible(busy)
         if not busy:
@@ -754,8 +767,16 @@ class MainWindow(QMainWindow):
             done = min(stats.warmup_done, stats.warmup_total)
             self.busy_indicator.setRange(0, stats.warmup_total)
             self.busy_indicator.setValue(done)
+            if done >= stats.warmup_total - 1:
+                # The last warm-up frame runs the whole window through the model at once: by
+                # far the longest step, so no per-frame estimate would be honest.
+                self.busy_label.setText(
+                    f"Warming up {done}/{stats.warmup_total} frames: preparing the stream "
+                    "(the longest step)"
+                )
+                return
             eta = stats.warmup_eta_s()
-            left = "" if eta is None else f", about {_mmss(eta)} left"
+            left = "" if eta is None else f", about {_mmss(eta)} until the last step"
             self.busy_label.setText(f"Warming up {done}/{stats.warmup_total} frames{left}")
 
     # -- window, tray, quit --------------------------------------------------------------------
@@ -846,8 +867,9 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Settings could not be saved: {error}")
         self.hide()
         # An engine step in flight finishes first: a thread killed inside torch aborts the
-        # process at exit, so wait generously (the window is already gone).
-        self.bridge.shutdown(timeout_s=SHUTDOWN_TIMEOUT_S)
+        # process at exit, so wait generously (the window is already gone). If it is still
+        # running after that, the launcher ends the process without interpreter shutdown.
+        self.engine_still_running = not self.bridge.shutdown(timeout_s=SHUTDOWN_TIMEOUT_S)
         self.tray.dispose()
         self.quitting.emit()
 

@@ -108,7 +108,7 @@ class ModelPicker(QGroupBox):
             self.vae_combo.setItemData(self.vae_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.size_combo = QComboBox(objectName="resolutionCombo")
         for width, height in RESOLUTIONS:
-            self.size_combo.addItem(f"{width} x {height}", (width, height))
+            self.size_combo.addItem(f"{width} x {height}", f"{width}x{height}")
         self.steps_spin = QSpinBox(objectName="stepsSpin")
         self.steps_spin.setRange(1, 8)
         self.steps_spin.setToolTip("Denoising steps per frame: more is sharper and slower")
@@ -117,6 +117,12 @@ class ModelPicker(QGroupBox):
         self.cpu_note.setProperty("role", "caption")
         self.use_test_button = QPushButton("Use the test model", objectName="useTestModel")
 
+        for combo in (self.model_combo, self.vae_combo, self.size_combo):
+            # The sidebar is narrow: long entries elide in the box, the list shows them whole.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
         files = QHBoxLayout()
         files.addWidget(self.own_button)
         files.addWidget(self.lora_button)
@@ -150,13 +156,13 @@ class ModelPicker(QGroupBox):
         self.use_test_button.setVisible(not has_cuda)
 
     def choice(self) -> ModelChoice:
-        width, height = self.size_combo.currentData()
+        width, _, height = str(self.size_combo.currentData()).partition("x")
         return ModelChoice(
             str(self.model_combo.currentData()),
             self._lora,
             str(self.vae_combo.currentData()),
-            width,
-            height,
+            int(width),
+            int(height),
             self.steps_spin.value(),
         )
 
@@ -171,7 +177,7 @@ class ModelPicker(QGroupBox):
             self.model_combo.setItemData(index, choice.model, Qt.ItemDataRole.ToolTipRole)
         self.model_combo.setCurrentIndex(index)
         self.vae_combo.setCurrentIndex(max(0, self.vae_combo.findData(choice.vae)))
-        size = (choice.width, choice.height)
+        size = f"{choice.width}x{choice.height}"  # a string: Qt compares it as data
         if self.size_combo.findData(size) < 0:  # a size given on the command line
             self.size_combo.addItem(f"{choice.width} x {choice.height}", size)
         self.size_combo.setCurrentIndex(self.size_combo.findData(size))

@@ -44,7 +44,7 @@ class PreviewWidget(QWidget):
         # The QImage reads the array's memory in place; this reference keeps that memory alive.
         self._array: np.ndarray | None = None
         self._frames_shown = 0
-        self.setMinimumSize(200, 150)
+        self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 

@@ -49,18 +49,18 @@ class VirtualCameraSetupDialog(QDialog):
         self._status = status
         intro = QLabel(
             "Video-call apps see Live2Diff Camera as a webcam once a virtual camera driver is "
-            "set up. This is done once; run this command in a terminal:"
+            "set up. This is done once; run this command in a terminal, then press Check again:"
         )
         intro.setWordWrap(True)
         self.detail_label = QLabel(objectName="vcamDetail")
         self.detail_label.setWordWrap(True)
-        self.detail_label.setProperty("role", "caption")
         self.command_box = QPlainTextEdit(objectName="vcamCommand")
         self.command_box.setReadOnly(True)
         self.command_box.setMaximumHeight(72)
         self.command_box.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.notes_label = QLabel(objectName="vcamNotes")
         self.notes_label.setWordWrap(True)
+        self.notes_label.setProperty("role", "caption")
         self.notes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result_label = QLabel(objectName="vcamResult")
         self.result_label.setWordWrap(True)
@@ -73,8 +73,8 @@ class VirtualCameraSetupDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
         layout.addWidget(self.detail_label)
+        layout.addWidget(intro)
         layout.addWidget(self.command_box)
         layout.addWidget(self.notes_label)
         layout.addWidget(self.result_label)
@@ -100,7 +100,7 @@ class VirtualCameraSetupDialog(QDialog):
                 self.accept()
             return True
         command, notes = split_fix(fix)
-        self.detail_label.setText(f"Found: {detail}.")
+        self.detail_label.setText(f"<b>The virtual camera is not set up:</b> {detail}.")
         self.command_box.setPlainText(command)
         self.command_box.setVisible(bool(command))
         self.notes_label.setText(notes)

@@ -15,6 +15,11 @@ from pathlib import Path
 import pytest
 
 from live2diff_cam.app.presets import Preset
+from live2diff_cam.ui.qt_refcounts import guard
+
+# This PySide6 build drops a reference to None on every void call; without the guard a test
+# process that streams for some seconds aborts ("none_dealloc"). See qt_refcounts.
+guard()
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO.parent / "shared" / "assets" / "clips" / "again.mkv"

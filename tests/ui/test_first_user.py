@@ -7,6 +7,7 @@ these tests are about); sources, sinks, the recorder and the session are the rea
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -182,7 +183,7 @@ def test_first_run_asks_before_any_download_or_capture(qtbot, make_window, monke
     checks: list[str] = []
     downloads: list[str] = []
 
-    def needs(model, lora, vae, depth):
+    def needs(model, lora, vae, depth, motion_module):
         checks.append(model)
         return [] if model == "tiny" or downloads else [missing]
 
@@ -293,8 +294,10 @@ def test_warm_up_shows_progress_and_an_estimate(qtbot, make_window):
     )  # fmt: skip
     window._on_busy(True)
     window._on_stats(stats)
-    assert window.busy_label.text() == "Warming up 3/8 frames, about 00:03 left"
+    assert window.busy_label.text() == "Warming up 3/8 frames, about 00:02 until the last step"
     assert (window.busy_indicator.value(), window.busy_indicator.maximum()) == (3, 8)
+    window._on_stats(dataclasses.replace(stats, warmup_done=7))
+    assert window.busy_label.text().endswith("preparing the stream (the longest step)")
 
 
 # 6. Figures that mean what they say --------------------------------------------------------------
@@ -317,6 +320,12 @@ def test_latency_counts_stylized_frames_only_and_fps_is_smoothed():
         if tick >= 3:
             rates.append(meter.rate(tick * second + second // 2))
     assert min(rates) > 1.5 and max(rates) < 2.7
+
+    # An engine at one frame per 10 s reads about 0.1 fps between its frames, not 0.
+    slow = RateMeter(OUTPUT_RATE_WINDOW_S, 60.0)
+    for tick in range(4):
+        slow.tick(tick * 10 * second)
+    assert 0.08 < slow.rate(35 * second) < 0.2
 
 
 def test_figures_say_cpu_follow_the_mode_and_reset_on_stop(qtbot, make_window):
@@ -480,3 +489,44 @@ def test_every_kind_of_control_shows_keyboard_focus():
     for control in ("QPushButton", "QToolButton", "QSlider", "QListWidget", "QComboBox",
                     "QLineEdit", "QSpinBox"):  # fmt: skip
         assert f"{control}:focus" in styled, control
+
+
+def test_the_refcount_guard_keeps_a_busy_window_alive(qtbot):
+    import sys
+
+    from PySide6.QtWidgets import QLabel
+
+    from live2diff_cam.ui.qt_refcounts import guard, needs_guard
+
+    assert guard() == needs_guard()
+    label = QLabel()
+    qtbot.addWidget(label)
+    for _ in range(20_000):  # more void calls than None has references without the guard
+        label.setText("x")
+    if needs_guard():  # a build that drops references: None keeps its reserve
+        assert sys.getrefcount(None) > 1 << 39
+
+
+def test_use_files_i_already_have(qtbot, make_window, tmp_path):
+    from live2diff_cam.ui.first_run import OwnFiles, OwnFilesDialog
+
+    dialog = OwnFilesDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.check() == "Choose a checkpoint file or a diffusers folder."
+    checkpoint = tmp_path / "style.safetensors"
+    dialog.edits["checkpoint"].setText(str(checkpoint))
+    assert dialog.check() == f"file not found: {checkpoint}"
+    checkpoint.write_bytes(b"weights")
+    assert dialog.check() == ""
+    assert dialog.files() == OwnFiles(str(checkpoint))
+
+    starts: list[bool] = []
+    window = make_window(settings={"setup_done": False}, first_run=True)
+    window.bridge.start = lambda: starts.append(True) or True  # type: ignore[method-assign]
+    motion = tmp_path / "motion.ckpt"
+    window.setup_page.ask_own_files = lambda: OwnFiles(str(checkpoint), "", str(motion))
+    window.setup_page.own_button.click()
+    assert starts == [True]
+    options = window.bridge.options
+    assert (options.model, options.motion_module) == (str(checkpoint), str(motion))
+    assert window.model_picker.choice().model == str(checkpoint)
