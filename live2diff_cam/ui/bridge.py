@@ -130,6 +130,7 @@ class SessionBridge(QObject):
         self._sink_names: dict[str, str] = {}  # role ("vcam", "record") -> sink name
         # Sessions stopped while an engine step was still running: joined before exit.
         self._stopped: list[LiveSession] = []
+        self._starting: dict[int, threading.Thread] = {}  # id(session) -> its start worker
         # The source asked for last, and the spec of the last one that delivered frames (what
         # the app remembers: a source that failed to open is never saved).
         self._asked_source: tuple[Source, str] | None = None
@@ -208,7 +209,7 @@ class SessionBridge(QObject):
         session.on_error(lambda m: self._errorRelay.emit(generation, m))
         self._set_state(STARTING, "opening the source")
         self.runningChanged.emit(True)
-        self._spawn(self._start_worker, session, generation)
+        self._starting[id(session)] = self._spawn(self._start_worker, session, generation)
         return True
 
     def stop(self) -> None:
@@ -232,6 +233,7 @@ class SessionBridge(QObject):
         session, self._session = self._session, None
         self._generation += 1
         if session is not None:
+            self._wait_started(session, timeout_s)
             try:
                 session.stop(timeout_s, engine_grace_s=ENGINE_GRACE_S)
             except Exception:  # closing must go on whatever failed
@@ -444,11 +446,19 @@ class SessionBridge(QObject):
         except Exception as error:  # shown to the user, the stream goes on
             self.errorOccurred.emit(_message(error))
 
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+    def _spawn(self, target: Callable[..., None], *args: object) -> threading.Thread:
         self._workers = [w for w in self._workers if w.is_alive()]
         worker = threading.Thread(target=target, args=args, name="l2d-ui-bridge", daemon=True)
         self._workers.append(worker)
         worker.start()
+        return worker
+
+    def _wait_started(self, session: LiveSession, timeout_s: float) -> None:
+        """Let a start still opening the source finish: a stop that came first would find no
+        threads to stop and leave the session running on its own."""
+        starter = self._starting.pop(id(session), None)
+        if starter is not None and starter is not threading.current_thread():
+            starter.join(timeout_s)
 
     def _start_worker(self, session: LiveSession, generation: int) -> None:
         try:
@@ -459,6 +469,7 @@ class SessionBridge(QObject):
             self._startedRelay.emit(generation, True, "")
 
     def _stop_worker(self, session: LiveSession, generation: int) -> None:
+        self._wait_started(session, STOP_TIMEOUT_S)
         try:
             # The engine gets a short grace: a step still running finishes in the background
             # and `shutdown()` joins it before the app exits.

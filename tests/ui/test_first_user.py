@@ -530,3 +530,43 @@ def test_use_files_i_already_have(qtbot, make_window, tmp_path):
     options = window.bridge.options
     assert (options.model, options.motion_module) == (str(checkpoint), str(motion))
     assert window.model_picker.choice().model == str(checkpoint)
+
+
+class SlowToOpen:
+    """A source whose open takes `open_s` (a camera waking up), then gives gray frames."""
+
+    def __init__(self, open_s: float) -> None:
+        self.name = "slow camera"
+        self.open_s = open_s
+        self.closed = threading.Event()
+        self.index = 0
+
+    def __enter__(self) -> SlowToOpen:
+        time.sleep(self.open_s)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closed.set()
+
+    def read(self):
+        from live2diff_cam.app.frames import Frame
+
+        time.sleep(1 / 30)
+        self.index += 1
+        return Frame(np.full((48, 64, 3), 128, np.uint8), time.perf_counter_ns(), self.index)
+
+
+def test_stop_while_the_source_is_still_opening_leaves_nothing_running(qtbot):
+    bridge = SessionBridge(StreamOptions(height=SIZE, width=SIZE), engine_factory=_factory(0.01))
+    source = SlowToOpen(1.0)
+    bridge._make_source = lambda spec: source  # type: ignore[method-assign]
+    bridge.source_spec = "camera:0"
+    bridge.mode = "bypass"
+    assert bridge.start()
+    with qtbot.waitSignal(bridge.runningChanged, timeout=10_000) as blocker:
+        bridge.stop()  # before the source finished opening
+    assert blocker.args == [False]
+    assert source.closed.wait(5)
+    qtbot.wait(200)
+    assert not [t for t in threading.enumerate() if t.name.startswith("l2d-")]
+    assert bridge.shutdown()
