@@ -52,9 +52,6 @@ class PreviewWidget(QWidget):
     def frames_shown(self) -> int:
         return self._frames_shown
 
-    def has_frame(self) -> bool:
-        return self._image is not None
-
     def current_array(self) -> np.ndarray | None:
         """The (H, W, 3) uint8 array painted now (shared, read-only by convention)."""
         return self._array

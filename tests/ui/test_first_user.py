@@ -570,3 +570,21 @@ def test_stop_while_the_source_is_still_opening_leaves_nothing_running(qtbot):
     qtbot.wait(200)
     assert not [t for t in threading.enumerate() if t.name.startswith("l2d-")]
     assert bridge.shutdown()
+
+
+def test_model_box_choices_reach_the_engine_request(qtbot, make_window):
+    window = make_window(settings={"mode": "bypass"})
+    picker = window.model_picker
+    assert picker.cpu_note.isVisibleTo(window) and picker.use_test_button.isVisibleTo(window)
+    window.start_streaming()
+    qtbot.waitUntil(lambda: window.bridge.session is not None, timeout=5_000)
+    first = window.bridge.session
+    picker.vae_combo.setCurrentIndex(picker.vae_combo.findData("taesd"))
+    picker.vae_combo.activated.emit(picker.vae_combo.currentIndex())
+    qtbot.waitUntil(
+        lambda: window.bridge.session is not None and window.bridge.session is not first,
+        timeout=20_000,
+    )  # restarted with the new choice
+    request = window.bridge.session.request
+    assert (request.vae, request.width, request.height) == ("taesd", SIZE, SIZE)
+    assert window.current_settings().vae == "taesd"
