@@ -137,7 +137,8 @@ class SessionBridge(QObject):
         self.working_source = ""
 
         self.source_spec = ""
-        self.preset: Preset | None = None
+        self.preset: Preset | None = None  # the chosen style with the options' model
+        self._chosen_preset: Preset | None = None  # as chosen, before any model override
         self.prompt = ""
         self.negative_prompt = ""
         self.strength = 0.5
@@ -284,6 +285,7 @@ class SessionBridge(QObject):
 
     def set_preset(self, preset: Preset) -> None:
         """Switch style; the slider takes the preset's strength (the window shows it)."""
+        self._chosen_preset = preset
         preset = self._with_overrides(preset)
         self.preset = preset
         self.strength = preset.strength
@@ -334,8 +336,12 @@ class SessionBridge(QObject):
         if options == self.options:
             return
         self.options = options
-        if self.preset is not None:
-            self.set_preset(self.preset)
+        chosen = self._chosen_preset
+        if chosen is not None:
+            # The chosen style with the new model; the user's strength and negative prompt stay.
+            self.preset = self._with_overrides(
+                dataclasses.replace(chosen, negative_prompt=self.negative_prompt)
+            )
         self.restart()
 
     def set_recording(self, path: str | None) -> None:

@@ -588,3 +588,14 @@ def test_model_box_choices_reach_the_engine_request(qtbot, make_window):
     request = window.bridge.session.request
     assert (request.vae, request.width, request.height) == ("taesd", SIZE, SIZE)
     assert window.current_settings().vae == "taesd"
+
+    # A model of one's own replaces the preset's; back to the preset's model restores it, and
+    # the user's strength survives both.
+    window.style_controls.style_slider.setValue(80)
+    picker.set_choice(dataclasses.replace(picker.choice(), model="sd15-random"))
+    window.apply_model_choice(picker.choice())
+    assert window.bridge.preset.model == "sd15-random"
+    picker.set_choice(dataclasses.replace(picker.choice(), model=""))
+    window.apply_model_choice(picker.choice())
+    assert window.bridge.preset.model == "tiny"  # the preset's own
+    assert window.bridge.strength == pytest.approx(0.8)
