@@ -55,11 +55,15 @@ class CaptureLoop:
         self._max_frames = max_frames
         self._lock = threading.Lock()
         self._switch: Source | str | None = None
+        # Wakes a retry wait: a switch away from a failing source must not sit out its back-off.
+        self._switched = threading.Event()
 
     def switch_to(self, source: Source | str) -> None:
-        """Close the current source and open this one (on the capture thread)."""
+        """Close the current source and open this one (on the capture thread), also while the
+        current one is failing and waiting to retry."""
         with self._lock:
             self._switch = source
+        self._switched.set()
 
     def run(self, source: Source, opened: threading.Event, open_error: list[BaseException]) -> None:
         """The thread's body. Sets `opened` once the first open is done; if it failed, the
@@ -72,6 +76,10 @@ class CaptureLoop:
         try:
             while not hub.stop.is_set():
                 # 1. Open (first time: the caller of start() gets the error; later: retry).
+                switch = None if first else self._take_switch()
+                if switch is not None:
+                    source = resolve_source(switch)
+                    delay = self._retry.first_s
                 try:
                     source.__enter__()
                     is_open = True
@@ -125,12 +133,18 @@ class CaptureLoop:
         """Report the loss, wait `delay` (or until stop) and return the next, doubled delay."""
         self._hub.source_status = "retrying"
         self._hub.report(source_lost_message(source.name, error, delay))
-        self._hub.stop.wait(delay)
+        deadline = time.monotonic() + delay
+        while not self._hub.stop.is_set() and not self._switched.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._switched.wait(min(remaining, POLL_S))
         return min(delay * 2, self._retry.max_s)
 
     def _take_switch(self) -> Source | str | None:
         with self._lock:
             switch, self._switch = self._switch, None
+            self._switched.clear()
         return switch
 
     def _deliver(self, frame: Frame) -> None:

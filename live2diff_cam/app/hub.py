@@ -73,6 +73,8 @@ class SessionHub:
         self.source_status = "idle"  # capture thread: idle / ok / retrying / ended
         self.source_name = "the video source"  # capture thread, once a source opened
         self.delay_frames = 0  # engine thread
+        self.warmup_total = 0  # engine thread: frames the engine takes before its first output
+        self.warmup_done = 0  # engine thread: of those, how many it has taken
         self.last_input: Frame | None = None  # capture thread
         self.last_input_ns = 0  # capture thread: when last_input arrived
         self.last_output: Frame | None = None  # output thread
@@ -114,6 +116,9 @@ class SessionHub:
             source_status=self.source_status,
             dropped_frames=self.dropped_frames,
             delay_frames=self.delay_frames,
+            source_name=self.source_name,
+            warmup_done=self.warmup_done,
+            warmup_total=self.warmup_total,
         )
 
     def set_state(self, state: SessionState, message: str) -> None:

@@ -77,7 +77,7 @@ class OutputLoop:
                     except MailboxClosed:
                         break
                     if frame is not None:
-                        self._write(frame)
+                        self._write(frame, stylized=hub.mode is Mode.STYLIZED)
                     continue
                 mode = hub.mode
                 engine_path = mode is Mode.STYLIZED and hub.state is SessionState.STREAMING
@@ -93,7 +93,7 @@ class OutputLoop:
                     if not hub.paused and not stale:
                         if not engine_path:
                             frame = self._composer.compose(mode, frame, hub.last_output)
-                        self._write(frame)
+                        self._write(frame, stylized=engine_path)
                         shown_ns = frame.timestamp_ns
                     continue
                 if (
@@ -123,7 +123,9 @@ class OutputLoop:
             self.close()
             hub.finished.set()
 
-    def _write(self, frame: Frame, measure: bool = True) -> None:
+    def _write(self, frame: Frame, measure: bool = True, stylized: bool = False) -> None:
+        """Give `frame` to every sink; `measure`: count it in the output rate, `stylized`: and
+        in the latency (an engine output, not a pass-through or a card)."""
         self._hub.last_output = frame
         for sink in list(self._sinks):
             try:
@@ -133,7 +135,7 @@ class OutputLoop:
                 close_all([sink])
                 self._hub.report(sink_failed_message(sink.name, error))
         if measure:
-            self._hub.stats.frame_out(frame.timestamp_ns)
+            self._hub.stats.frame_out(frame.timestamp_ns, stylized)
 
     def _apply_changes(self) -> None:
         while True:
@@ -142,9 +144,16 @@ class OutputLoop:
             except queue.Empty:
                 return
             if action == "add":
+                opened: list[Sink] = []
                 try:
-                    self._sinks.append(resolve_sink(value).__enter__())  # type: ignore[arg-type]
+                    opened.append(resolve_sink(value).__enter__())  # type: ignore[arg-type]
+                    # The picture on screen now, at once: a sink added mid-stream (a recording
+                    # at 1 FPS output) must not wait for the engine's next frame to begin.
+                    if self._hub.last_output is not None:
+                        opened[0].write(self._hub.last_output)
+                    self._sinks.append(opened[0])
                 except Exception as error:
+                    close_all(opened)
                     self._hub.report(sink_failed_message(getattr(value, "name", value), error))
             else:
                 for sink in [s for s in self._sinks if s.name == value]:

@@ -127,6 +127,7 @@ class LiveSession:
         self._sink_specs = list(sinks)
         self._stats_interval_s = stats_interval_s
         self._threads: list[threading.Thread] = []
+        self._background: list[threading.Thread] = []  # an engine step finishing after stop()
 
     # -- callbacks ---------------------------------------------------------------------------
 
@@ -182,8 +183,15 @@ class LiveSession:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop every thread and release source and sinks (files finalised). Idempotent."""
+    def stop(self, timeout_s: float = 10.0, *, engine_grace_s: float | None = None) -> None:
+        """Stop every thread and release source and sinks (files finalised). Idempotent.
+
+        `engine_grace_s`: wait at most this long for the engine thread. An engine step cannot
+        be interrupted; one still running then finishes in the background (it sees the stop
+        right after and ends) while the caller is already idle: `join_background()` waits
+        for it, which an application must do before it exits (a thread inside torch at
+        interpreter exit aborts the process). Source and sinks are closed either way.
+        """
         if not self._threads:
             return
         hub = self._hub
@@ -193,11 +201,27 @@ class LiveSession:
         hub.close_slots()
         deadline = time.monotonic() + timeout_s
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            limit = max(0.0, deadline - time.monotonic())
+            if thread.name == "l2d-engine" and engine_grace_s is not None:
+                thread.join(min(limit, engine_grace_s))
+                if thread.is_alive():
+                    log.info("the engine finishes its step in the background")
+                    self._background.append(thread)
+                continue
+            thread.join(limit)
             if thread.is_alive():
                 log.warning("thread %s did not stop within %.0f s", thread.name, timeout_s)
         self._threads = []
         hub.set_state(SessionState.STOPPED, "stopped")
+
+    def join_background(self, timeout_s: float | None = None) -> bool:
+        """Wait for an engine step left running by `stop(engine_grace_s=...)`; True when no
+        thread of this session runs any more."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in self._background:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._background = [thread for thread in self._background if thread.is_alive()]
+        return not self._background
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until the stream ends by itself (end of file, `max_frames`, fatal error).
@@ -249,8 +273,10 @@ class LiveSession:
         self._hub.paused = bool(paused)
 
     def set_source(self, source: Source | str) -> None:
-        """Switch the input; the capture thread closes the old one and opens this one."""
-        self._capture.switch_to(source)
+        """Switch the input; the capture thread closes the old one and opens this one within
+        one poll, even while the old one is failing and waiting to retry. A bad spec raises
+        `SourceError` here, on the caller's thread, and the current source goes on."""
+        self._capture.switch_to(resolve_source(source))
 
     def add_sink(self, sink: Sink | str) -> None:
         """Start writing to another sink (opened on the output thread)."""

@@ -66,6 +66,15 @@ class Settings:
     sinks: tuple[str, ...] = ("vcam",)
     window_geometry: str = ""
     control_port: int = 0  # the local control API (docs/OBS.md); 0 = off
+    # The window's model choice ("" = the preset's model / the model's own autoencoder),
+    # whether the user got past the set-up page, and whether the tray icon always shows.
+    model: str = ""
+    lora: str = ""
+    vae: str = ""
+    resolution: str = "512x512"
+    steps: int = 2
+    setup_done: bool = False
+    tray_always: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.strength <= 1.0:
@@ -78,6 +87,11 @@ class Settings:
             raise SettingsError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}.")
         if not 0 <= self.control_port <= 65535:
             raise SettingsError(f"control_port must be in 0..65535, got {self.control_port}.")
+        width, _, height = self.resolution.partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise SettingsError(f"resolution must look like 512x512, got {self.resolution!r}.")
+        if not 1 <= self.steps <= 8:
+            raise SettingsError(f"steps must be in [1, 8], got {self.steps}.")
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields changed (validated again)."""

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from live2diff_cam.app.capture_loop import RetryPolicy
-from live2diff_cam.app.compose import fit_image
+from live2diff_cam.app.compose import PRIVACY, Composer, fit_image
 from live2diff_cam.app.frames import Frame
 from live2diff_cam.app.mailbox import Latest, MailboxClosed
 from live2diff_cam.app.presets import Preset
@@ -330,12 +330,14 @@ def test_modes_switch_live_and_bypass_works_while_the_engine_stalls():
     raw = sink.frames[-1]
     assert int(raw.image[0, 0, 0]) == raw.index % 200 + 10
     assert raw.image.shape == (H, W, 3)
-    # Privacy: a blank card, never the input.
+    # Privacy: the "Camera paused" card, never the input.
     session.set_mode("privacy")
     time.sleep(0.1)
     mark = len(sink.frames)
     wait_for(lambda: len(sink.frames) > mark + 5)
-    assert all(int(f.image.max()) == 24 for f in sink.frames[mark:])
+    card = Composer(H, W).card(PRIVACY)
+    assert all(np.array_equal(f.image, card) for f in sink.frames[mark:])
+    assert int(card.max()) > 24  # a picture with text, not a near-black square
     # Freeze: the frame shown last, held.
     session.set_mode(Mode.BYPASS)
     time.sleep(0.1)
