@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
+import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from live2diff_cam.app.engine_build import EngineRequest
@@ -23,9 +26,14 @@ from live2diff_cam.app.presets import Preset, get_preset, load_presets
 from live2diff_cam.app.session import LiveSession
 from live2diff_cam.app.settings import user_presets_path
 from live2diff_cam.app.stats import SessionStats
+from live2diff_cam.app.stop_signals import StopRequest, stop_on_signals
+from live2diff_cam.app.validate import check_engine_request, check_paths
 from live2diff_cam.errors import Live2DiffError, SourceError
 
 log = logging.getLogger(__name__)
+
+# On a stop signal an offline run finishes the frames it already read for at most this long.
+FLUSH_TIMEOUT_S = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -168,9 +176,11 @@ class DepthWriter:
 
 
 def main(args: argparse.Namespace) -> int:
+    from live2diff_cam.app import sinks as sink_specs
     from live2diff_cam.app.sources import parse_source_spec
 
-    # 1. Everything that can be checked before a model loads, so bad input fails at once.
+    # 1. Everything that can be checked before a sink opens, so a run that cannot work fails
+    #    at once and touches no file.
     preset = get_preset(args.preset, load_presets(user_presets_path())) if args.preset else None
     request = build_request(args, preset)
     if args.frames is not None and args.frames < 1:
@@ -179,12 +189,17 @@ def main(args: argparse.Namespace) -> int:
         raise SourceError("--save-depth needs a depth model: add --depth-model FILE_OR_HUB_ID.")
     source = parse_source_spec(args.source)
     offline = is_offline(source)
+    # Through the package attribute, so a test can wrap every sink.
+    sinks = [sink_specs.parse_sink_spec(spec) for spec in args.sink]
+    check_paths(source, sinks, args.save_depth)
+    if args.mode == Mode.STYLIZED.value:
+        check_engine_request(request)  # bypass and the others never load the model
     depth_writer = DepthWriter(args.save_depth) if args.save_depth is not None else None
 
     # 2. The session: the engine loads on its own thread; stats come once a second.
     session = LiveSession(
         source,
-        args.sink,
+        sinks,
         # The request already holds the preset's values under the flags; the session must not
         # apply the preset again (that would override the flags and wrap the prompt twice).
         request=request,
@@ -194,28 +209,42 @@ def main(args: argparse.Namespace) -> int:
         depth_callback=depth_writer,
     )
     session.on_stats(_printer(args.stats_json))
-    session.start()
-    if not args.sink:
-        log.warning("no --sink given: frames are computed and dropped (stats only)")
-    if not offline and sys.stdin is not None and sys.stdin.isatty():
-        start_mode_keys(session)
-    try:
-        while not session.wait(0.2):
-            continue  # short waits keep Ctrl-C responsive
-    except KeyboardInterrupt:
+    with stop_on_signals(lambda stop: _on_repeated_signal(session, stop)) as stop:
+        session.start()
+        if not args.sink:
+            log.warning("no --sink given: frames are computed and dropped (stats only)")
+        if not offline and sys.stdin is not None and sys.stdin.isatty():
+            start_mode_keys(session)
+        try:
+            while not session.wait(0.2) and not stop.requested:
+                continue  # short waits keep the stop request responsive
+        except KeyboardInterrupt:  # raised by a handler installed before ours
+            stop.request(signal.SIGINT)
+        if stop.requested and offline:
+            # The frames already read still get their outputs, as at the end of the file; a
+            # second signal (or a stuck engine) cuts this short.
+            session.finish_input()
+            deadline = time.monotonic() + FLUSH_TIMEOUT_S
+            while not session.wait(0.2) and stop.count < 2 and time.monotonic() < deadline:
+                continue
         session.stop()
-        print(
-            f"live2diff-cam: stopped by Ctrl-C after {session.stats().frames_out} frames; "
-            "every output was closed and is complete.",
-            file=sys.stderr,
-        )
-        return 130
-    session.stop()
+        wait_for_workers()
 
     # 3. The outcome.
+    final = session.stats()
+    failures = session.failed_sinks
+    if stop.requested:
+        what = f"stopped by {stop.description} after {final.frames_out} frames"
+        if failures:
+            print(f"live2diff-cam: {what}; {_failures_line(failures)}", file=sys.stderr)
+        else:
+            print(
+                f"live2diff-cam: {what}; every output was closed and is complete.",
+                file=sys.stderr,
+            )
+        return stop.exit_code
     if session.fatal_error is not None:
         raise session.fatal_error
-    final = session.stats()
     if args.stats_json:
         print(final.to_json(), flush=True)
     summary = f"{final.frames_out} frames from {final.frames_in} inputs"
@@ -223,8 +252,53 @@ def main(args: argparse.Namespace) -> int:
         summary += f", {final.engine_errors} engine errors (see the log)"
     if depth_writer is not None:
         summary += f", {depth_writer.count} depth maps in {depth_writer.folder}"
+    if failures:
+        print(f"live2diff-cam: error: {_failures_line(failures)} ({summary}).", file=sys.stderr)
+        return 1
     print(f"live2diff-cam: done: {summary}.", file=sys.stderr)
     return 0
+
+
+def _failures_line(failures: list[str]) -> str:
+    more = f" (and {len(failures) - 1} more failed outputs)" if len(failures) > 1 else ""
+    return failures[0].rstrip(".") + more
+
+
+def _on_repeated_signal(session: LiveSession, stop: StopRequest) -> None:
+    """A second stop signal while the run is stopping: the outputs are being closed; once
+    they are, only a worker finishing a long step (a model load) is left, so exit at once."""
+    if session.wait(0):
+        print(
+            f"live2diff-cam: stopped by {stop.description}; the outputs were already closed "
+            "and are complete.",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        # Skips the wait for the worker, which would otherwise outlive the interpreter.
+        os._exit(stop.exit_code)
+    print(
+        "live2diff-cam: already stopping: closing the outputs now so they play...",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def wait_for_workers() -> None:
+    """Join every session thread still running (one finishing a slow model load, say): a
+    Python thread inside PyTorch at interpreter exit aborts the process."""
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and thread.name.startswith("l2d-") and thread.daemon:
+            if thread.name == "l2d-mode-keys":
+                continue  # blocked reading the terminal; holds nothing
+            if thread.is_alive():
+                print(
+                    f"live2diff-cam: waiting for {thread.name} to finish its current step...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            thread.join()
 
 
 MODE_KEYS = {mode.value[0]: mode for mode in Mode}  # s, b, f, p

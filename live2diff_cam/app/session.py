@@ -199,6 +199,11 @@ class LiveSession:
         self._threads = []
         hub.set_state(SessionState.STOPPED, "stopped")
 
+    def finish_input(self) -> None:
+        """Read no more input; the frames already read still reach the sinks, as at the end
+        of a file (`wait()` then returns True once they have)."""
+        self._hub.end_input.set()
+
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until the stream ends by itself (end of file, `max_frames`, fatal error).
         True if it ended; call `stop()` afterwards to join the threads."""
@@ -287,6 +292,11 @@ class LiveSession:
     def fatal_error(self) -> Live2DiffError | None:
         """The error that ended the stream (bad model offline, engine bug), or None."""
         return self._hub.fatal_error
+
+    @property
+    def failed_sinks(self) -> list[str]:
+        """One message per output that failed (while writing or finalising), in order."""
+        return list(self._hub.failed_sinks)
 
     def latest_input(self) -> Frame | None:
         """The newest captured frame (for the input preview), or None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import cv2
@@ -125,10 +126,12 @@ def test_bypass_mode_copies_every_frame_of_a_clip_without_a_model(tmp_path, spie
 
 def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatch, capsys):
     wait = LiveSession.wait
+    sent = []
 
     def interrupted(self, timeout_s=None):
-        if self.stats().frames_out >= 5:
-            raise KeyboardInterrupt
+        if self.stats().frames_out >= 5 and not sent:
+            sent.append(True)
+            signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, to the run's own handler
         return wait(self, timeout_s)
 
     monkeypatch.setattr(LiveSession, "wait", interrupted)
