@@ -58,6 +58,7 @@ import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, LCMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from live2diff_cam.engine.load_errors import pickle_warning, shape_mismatch
 from live2diff_cam.engine.models import (
     SD15_ASSETS,
     EngineModel,
@@ -66,6 +67,7 @@ from live2diff_cam.engine.models import (
     build_tiny,
 )
 from live2diff_cam.engine.motion_module import MotionAdapter
+from live2diff_cam.engine.weights_check import check_finite
 from live2diff_cam.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -190,8 +192,10 @@ def read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
             # A real checkpoint that pickles classes fails on a global; noise on an opcode.
             if "Unsupported global" in str(err):
                 raise ModelLoadError(
-                    f"{path} holds Python objects besides tensors, which are not loaded for "
-                    f"safety; convert the {what} to .safetensors and load that"
+                    f"{path} holds Python objects besides tensors, so it was not loaded. PyTorch "
+                    f"warns: {pickle_warning(err)} A weights_only=False retry is not offered: "
+                    f"it would run that code. Convert the {what} to .safetensors on a machine "
+                    "you trust and load that"
                 ) from err
             raise ModelLoadError(
                 f"{path} is not a PyTorch checkpoint ({_first_line(err)}); expected a {what} "
@@ -208,7 +212,7 @@ def read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
         raise ModelLoadError(f"{path} holds no tensor dictionary; expected a {what} file")
-    return state
+    return check_finite(state, path)
 
 
 def _first_line(err: BaseException) -> str:
@@ -619,9 +623,8 @@ def fuse_lora(
             if "PEFT" in str(err)
             else ("is it an SD1.5 LoRA?")
         )
-        raise ModelLoadError(
-            f"LoRA {path} does not fit this model ({_first_line(err)}); {hint}"
-        ) from err
+        problem = shape_mismatch(err) or _first_line(err)
+        raise ModelLoadError(f"LoRA {path} does not fit this model ({problem}); {hint}") from err
     adapted = _adapted_layers(model, adapter_name)
     if adapted != expected or adapted == 0:
         pipe.unload_lora_weights()
