@@ -64,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--frames", type=int, help="stop after N input frames")
     parser.add_argument(
+        "--loop",
+        action="store_true",
+        help="start a video file or image folder again at its end (until --frames or Ctrl-C)",
+    )
+    parser.add_argument(
         "--no-pipeline",
         action="store_true",
         help="denoise each frame fully before the next (same frames, slower)",
@@ -187,7 +192,7 @@ def main(args: argparse.Namespace) -> int:
         raise SourceError(f"--frames must be at least 1, got {args.frames}.")
     if args.save_depth is not None and request.depth_model is None:
         raise SourceError("--save-depth needs a depth model: add --depth-model FILE_OR_HUB_ID.")
-    source = parse_source_spec(args.source)
+    source = parse_source_spec(args.source, loop=args.loop)
     offline = is_offline(source)
     # Through the package attribute, so a test can wrap every sink.
     sinks = [sink_specs.parse_sink_spec(spec) for spec in args.sink]

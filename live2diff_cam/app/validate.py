@@ -154,9 +154,11 @@ def check_device(device: str) -> None:
 def check_engine_request(request: EngineRequest) -> None:
     """Device, dtype, size and model files, as the engine will see them; raises the engine's
     own error types with the fix."""
+    # Files first: the cheapest check, and it needs no torch.
+    check_model_files(request)
+    check_device(request.device)
     from live2diff_cam.engine.config import EngineConfig
 
-    check_device(request.device)
     # The engine's config owns the rules for size (multiples of 8), dtype and steps.
     dtype = request.dtype
     EngineConfig(
@@ -182,4 +184,3 @@ def check_engine_request(request: EngineRequest) -> None:
             f"{dtype} frame in the autoencoder alone; {device} has {_gib(available)}. Use a "
             "smaller --width / --height (the models are trained at 512x512)."
         )
-    check_model_files(request)
