@@ -11,6 +11,7 @@ import pytest
 from live2diff_cam import cli
 from live2diff_cam.app import sinks
 from live2diff_cam.app.session import LiveSession
+from live2diff_cam.errors import SinkError
 
 CLIPS = Path(__file__).resolve().parents[2].parent / "shared" / "assets" / "clips"
 pytestmark = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no test clips at {CLIPS}")
@@ -251,3 +252,50 @@ def test_terminal_keys_switch_the_session_mode(monkeypatch):
     monkeypatch.setattr(run_module.sys, "stdin", io.StringIO("b\nx\nPrivacy\nf\ns\n"))
     run_module.start_mode_keys(Recorder()).join(timeout=5)
     assert switched == [Mode.BYPASS, Mode.PRIVACY, Mode.FREEZE, Mode.STYLIZED]
+
+
+class FailsAfter:
+    """Wraps a real sink; its fourth write fails as a disk would."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.writes = 0
+
+    def __enter__(self):
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.inner.__exit__(*exc)
+
+    def write(self, frame) -> None:
+        self.writes += 1
+        if self.writes == 4:
+            raise SinkError(f"could not write to {self.name}: No space left on device")
+        self.inner.write(frame)
+
+
+def test_one_failed_sink_makes_the_run_fail_while_the_others_finish(tmp_path, monkeypatch, capsys):
+    parse_sink_spec = sinks.parse_sink_spec
+
+    def parse(spec):
+        sink = parse_sink_spec(spec)
+        return FailsAfter(sink) if spec.endswith(".avi") else sink
+
+    monkeypatch.setattr(sinks, "parse_sink_spec", parse)
+    broken, good = tmp_path / "broken.avi", tmp_path / "good.mp4"
+    rc = cli.main(
+        [
+            *("run", "--source", str(CLIPS / "again.mkv"), "--mode", "bypass"),
+            *("--sink", str(broken), "--sink", str(good), "--height", "64", "--width", "64"),
+        ]
+    )
+    assert rc == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "live2diff-cam: error: The output 'recorder broken.avi' failed and was closed: could not "
+        "write to recorder broken.avi: No space left on device. The others go on (77 frames "
+        "from 77 inputs)."
+    )
+    assert len(read_video(broken)) == 3  # what it wrote before failing still plays
+    assert len(read_video(good)) == 77
