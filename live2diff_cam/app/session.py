@@ -22,6 +22,7 @@ file is read as fast as the engine goes.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -54,6 +55,20 @@ from live2diff_cam.app.stats import SessionStats
 from live2diff_cam.errors import Live2DiffError, SourceError
 
 log = logging.getLogger(__name__)
+
+# Workers `stop()` could not join in time (one inside a slow model load). A Python thread still
+# running PyTorch code while the interpreter tears down aborts the whole process ("terminate
+# called without an active exception"), so they are joined at exit, GUI and CLI alike.
+_UNFINISHED: list[threading.Thread] = []
+
+
+@atexit.register
+def _join_unfinished_workers() -> None:
+    for thread in _UNFINISHED:
+        if thread.is_alive():
+            log.info("waiting for %s to finish before exiting", thread.name)
+            thread.join()
+
 
 # The UI imports these from here; they live in the modules named above.
 __all__ = [
@@ -196,6 +211,7 @@ class LiveSession:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 log.warning("thread %s did not stop within %.0f s", thread.name, timeout_s)
+                _UNFINISHED.append(thread)
         self._threads = []
         hub.set_state(SessionState.STOPPED, "stopped")
 

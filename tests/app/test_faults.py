@@ -378,3 +378,41 @@ def test_a_bad_user_preset_is_skipped_and_the_run_goes_on(tmp_path, clip):
     )
     assert last_line(result.stderr) == "live2diff-cam: done: 77 frames from 77 inputs."
     assert frame_count(out) == 77
+
+
+# ----------------------------------------------------------------- 8. exit after a slow stop
+SLOW_STOP_SCRIPT = """
+import sys, time, torch
+from live2diff_cam.app.session import EngineRequest, LiveSession
+from live2diff_cam.app.sources import FileSource
+
+def slow_load(request, depth_hook):
+    # PyTorch busy on the engine thread, as in a model load, well past stop()'s timeout.
+    end, x = time.monotonic() + 2.0, torch.randn(128, 128)
+    while time.monotonic() < end:
+        x = torch.tanh(x @ x)
+    raise RuntimeError("load abandoned")
+
+session = LiveSession(
+    FileSource(sys.argv[1]), [], request=EngineRequest(model="tiny", height=64, width=64),
+    engine_factory=slow_load, offline=True,
+)
+session.start()
+time.sleep(0.3)
+session.stop(timeout_s=0.1)  # what the GUI does when it quits
+print("quit", flush=True)
+"""
+
+
+def test_quitting_right_after_a_slow_stop_does_not_abort(tmp_path, clip):
+    # Before the fix: "terminate called without an active exception" and SIGABRT, every time.
+    result = subprocess.run(
+        [sys.executable, "-c", SLOW_STOP_SCRIPT, str(clip)],
+        env=_env(tmp_path / "config"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    _assert_clean_exit(result.returncode, result.stderr)
+    assert result.returncode == 0 and result.stdout == "quit\n"
