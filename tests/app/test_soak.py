@@ -39,6 +39,7 @@ def _frames_in(path: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SOAK_S + 300)  # the suite's 600 s limit is the soak's own length
 def test_ten_minutes_of_a_looping_clip_keep_memory_and_threads_flat(clip_path, tmp_path):
     out = tmp_path / "soak.mp4"
     env = {
