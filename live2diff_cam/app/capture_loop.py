@@ -5,9 +5,8 @@ Windows), reads until the source ends, fails, is switched or the input is ended
 (`hub.end_input`), and reopens a failed live source (camera, screen, window) with a doubling
 wait (`RetryPolicy`). A file or folder that fails (`source.live` is False) ends the run with
 the error instead: waiting would not bring it back. Live, each frame goes to the lossy engine /
-raw slots; offline
-(a file) it waits for the engine's slot so nothing is dropped. It does not know the engine or
-the sinks, only the hub's mailboxes.
+raw slots; offline (a file) it waits for the engine's slot so nothing is dropped. It does not
+know the engine or the sinks, only the hub's mailboxes.
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ class OutputLoop:
                 # Finalise what the sink wrote so far (a recording stays playable).
                 self._close_one(sink)
                 if not self._sinks:
-                    # Nothing would keep the frames: go on and the run looks like a success.
+                    # Going on would compute frames nobody keeps and end like a success.
                     self._hub.fail(SinkError(no_sink_left_message(error)))
         if measure:
             self._hub.stats.frame_out(frame.timestamp_ns)
