@@ -56,14 +56,19 @@ from live2diff_cam.errors import Live2DiffError, SourceError
 
 log = logging.getLogger(__name__)
 
-# Workers `stop()` could not join in time (one inside a slow model load). A Python thread still
-# running PyTorch code while the interpreter tears down aborts the whole process ("terminate
-# called without an active exception"), so they are joined at exit, GUI and CLI alike.
+# A Python thread still running PyTorch code while the interpreter tears down aborts the whole
+# process ("terminate called without an active exception"). So at exit every session still
+# running is stopped (its recordings finalised), and every worker `stop()` could not join in
+# time (one inside a slow model load) is waited for, GUI and CLI alike.
+_RUNNING: set[LiveSession] = set()  # removed by stop()
 _UNFINISHED: list[threading.Thread] = []
 
 
 @atexit.register
-def _join_unfinished_workers() -> None:
+def _stop_everything_at_exit() -> None:
+    for session in list(_RUNNING):
+        log.info("stopping a session still running at exit")
+        session.stop()
     for thread in _UNFINISHED:
         if thread.is_alive():
             log.info("waiting for %s to finish before exiting", thread.name)
@@ -188,6 +193,7 @@ class LiveSession:
             self._output.close()
             raise open_error[0]
         self._threads = [capture]
+        _RUNNING.add(self)
         for target, name in (
             (self._engine.run, "l2d-engine"),
             (self._output.run, "l2d-output"),
@@ -213,6 +219,7 @@ class LiveSession:
                 log.warning("thread %s did not stop within %.0f s", thread.name, timeout_s)
                 _UNFINISHED.append(thread)
         self._threads = []
+        _RUNNING.discard(self)
         hub.set_state(SessionState.STOPPED, "stopped")
 
     def finish_input(self) -> None:

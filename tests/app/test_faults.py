@@ -416,3 +416,52 @@ def test_quitting_right_after_a_slow_stop_does_not_abort(tmp_path, clip):
     )
     _assert_clean_exit(result.returncode, result.stderr)
     assert result.returncode == 0 and result.stdout == "quit\n"
+
+
+NEVER_STOPPED_SCRIPT = """
+import sys, time, torch
+from live2diff_cam.app.session import EngineRequest, LiveSession
+from live2diff_cam.app.sinks import RecorderSink
+from live2diff_cam.app.sources import FileSource
+
+class BusyEngine:
+    delay_frames = 0
+    def step(self, frame):
+        x = torch.randn(96, 96)
+        for _ in range(50):  # PyTorch busy on the engine thread most of the time
+            x = torch.tanh(x @ x)
+        return frame
+    def pop_finished(self): return None
+    def flush(self): return []
+    def reset(self): pass
+    def set_prompt(self, prompt): pass
+    def set_strength(self, strength): pass
+    def set_depth_scale(self, scale): pass
+
+session = LiveSession(
+    FileSource(sys.argv[1], loop=True), [RecorderSink(sys.argv[2])],
+    request=EngineRequest(model="tiny", height=64, width=64),
+    engine_factory=lambda request, hook: BusyEngine(), offline=True,
+)
+session.start()
+while session.stats().frames_out < 5:
+    time.sleep(0.05)
+print("leaving without stop()", flush=True)
+"""
+
+
+def test_a_program_that_exits_without_stopping_its_session_still_leaves_a_playable_file(
+    tmp_path, clip
+):
+    out = tmp_path / "out.mp4"
+    result = subprocess.run(
+        [sys.executable, "-c", NEVER_STOPPED_SCRIPT, str(clip), str(out)],
+        env=_env(tmp_path / "config"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    _assert_clean_exit(result.returncode, result.stderr)
+    assert result.returncode == 0
+    assert frame_count(out) >= 5
