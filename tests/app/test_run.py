@@ -133,6 +133,7 @@ def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatc
         if self.stats().frames_out >= 5 and not sent:
             sent.append(True)
             signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, to the run's own handler
+            return False  # at once: a 0.2 s wait would let bypass read the whole clip
         return wait(self, timeout_s)
 
     monkeypatch.setattr(LiveSession, "wait", interrupted)
