@@ -1,10 +1,12 @@
 """The session's capture thread: open the source, read frames, retry with back-off, hand on.
 
 `CaptureLoop.run()` opens the source on its own thread (`mss` handles are thread-local on
-Windows), reads until the source ends, fails or is switched, and reopens a failed source with a
-doubling wait (`RetryPolicy`). Live, each frame goes to the lossy engine / raw slots; offline
-(a file) it waits for the engine's slot so nothing is dropped. It does not know the engine or
-the sinks, only the hub's mailboxes.
+Windows), reads until the source ends, fails, is switched or the input is ended
+(`hub.end_input`), and reopens a failed live source (camera, screen, window) with a doubling
+wait (`RetryPolicy`). A file or folder that fails (`source.live` is False) ends the run with
+the error instead: waiting would not bring it back. Live, each frame goes to the lossy engine /
+raw slots; offline (a file) it waits for the engine's slot so nothing is dropped. It does not
+know the engine or the sinks, only the hub's mailboxes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from dataclasses import dataclass
 from live2diff_cam.app.frames import Frame, Source
 from live2diff_cam.app.hub import POLL_S, Mode, SessionHub, SessionState, close_all
 from live2diff_cam.app.mailbox import MailboxClosed
-from live2diff_cam.app.messages import as_source_error, source_back_message, source_lost_message
+from live2diff_cam.app.messages import (
+    as_source_error,
+    offline_source_failed_message,
+    source_back_message,
+    source_lost_message,
+)
 from live2diff_cam.errors import SourceError
 
 
@@ -100,6 +107,8 @@ class CaptureLoop:
                 # 2. Read until the source fails, ends or is switched.
                 try:
                     while not hub.stop.is_set():
+                        if hub.end_input.is_set():
+                            return  # as at the end of a file: what was read still goes out
                         switch = self._take_switch()
                         if switch is not None:
                             close_all([source])
@@ -117,6 +126,13 @@ class CaptureLoop:
                 except EOFError:
                     return
                 except Exception as error:
+                    if not getattr(source, "live", True):
+                        # A file or folder does not come back by waiting: end the run with
+                        # the error once the frames already read are through.
+                        hub.fail_after_flush(
+                            SourceError(offline_source_failed_message(source.name, error, count))
+                        )
+                        return
                     close_all([source])
                     is_open = False
                     delay = self._wait_to_retry(source, error, delay)

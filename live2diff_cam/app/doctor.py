@@ -178,6 +178,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     checks = run_checks()
     try:
+        if not args.json:
+            from live2diff_cam.app.settings import config_dir
+
+            print(f"Config directory: {config_dir()} (settings.toml, presets.toml)")
         print(report_json(checks) if args.json else format_report(checks), flush=True)
     except BrokenPipeError:
         # `doctor | head`: the reader left; keep the exit code, skip the traceback at exit.

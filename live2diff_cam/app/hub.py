@@ -79,6 +79,7 @@ class SessionHub:
         self.last_input_ns = 0  # capture thread: when last_input arrived
         self.last_output: Frame | None = None  # output thread
         self.fatal_error: Live2DiffError | None = None  # whichever thread ends the stream
+        self.failed_sinks: list[str] = []  # output thread: one message per sink that failed
 
         self.engine_in: Latest[Frame] = Latest()
         self.raw: Latest[Frame] = Latest()
@@ -87,6 +88,7 @@ class SessionHub:
         self.stats = StatsRecorder()
 
         self.stop = threading.Event()  # every loop ends soon after this is set
+        self.end_input = threading.Event()  # read no more; the rest finishes as at an end
         self.capture_done = threading.Event()
         self.engine_done = threading.Event()
         self.finished = threading.Event()  # the output thread closed the sinks
@@ -143,6 +145,13 @@ class SessionHub:
         self.fatal_error = error
         self.report(str(error))
         self.stop.set()
+
+    def fail_after_flush(self, error: Live2DiffError) -> None:
+        """Make `error` the stream's outcome without stopping it: the caller ends its loop, and
+        what is already in flight still reaches the sinks (an offline source that failed)."""
+        if self.fatal_error is None:
+            self.fatal_error = error
+        self.report(str(error))
 
     def close_slots(self) -> None:
         for slot in (self.engine_in, self.raw, self.engine_out):

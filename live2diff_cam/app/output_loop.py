@@ -17,9 +17,14 @@ from collections.abc import Sequence
 from live2diff_cam.app.capture_loop import RetryPolicy
 from live2diff_cam.app.compose import NO_SIGNAL, Composer
 from live2diff_cam.app.frames import Frame, Sink
-from live2diff_cam.app.hub import POLL_S, Mode, SessionHub, SessionState, close_all
+from live2diff_cam.app.hub import POLL_S, Mode, SessionHub, SessionState
 from live2diff_cam.app.mailbox import MailboxClosed
-from live2diff_cam.app.messages import no_signal_message, sink_failed_message
+from live2diff_cam.app.messages import (
+    no_signal_message,
+    no_sink_left_message,
+    sink_failed_message,
+)
+from live2diff_cam.errors import SinkError
 
 
 def resolve_sink(spec: Sink | str) -> Sink:
@@ -54,8 +59,21 @@ class OutputLoop:
             raise
 
     def close(self) -> None:
-        close_all(self._sinks)
-        self._sinks = []
+        """Close every sink, last opened first; a sink that cannot finalise counts as failed."""
+        sinks, self._sinks = self._sinks, []
+        for sink in reversed(sinks):
+            self._close_one(sink)
+
+    def _close_one(self, sink: Sink) -> None:
+        try:
+            sink.__exit__(None, None, None)
+        except Exception as error:
+            self._record_failure(sink.name, error)
+
+    def _record_failure(self, name: object, error: BaseException) -> None:
+        message = sink_failed_message(name, error)
+        self._hub.failed_sinks.append(message)
+        self._hub.report(message)
 
     def add(self, sink: Sink | str) -> None:
         self._changes.put(("add", sink))
@@ -132,8 +150,12 @@ class OutputLoop:
                 sink.write(frame)
             except Exception as error:
                 self._sinks.remove(sink)
-                close_all([sink])
-                self._hub.report(sink_failed_message(sink.name, error))
+                self._record_failure(sink.name, error)
+                # Finalise what the sink wrote so far (a recording stays playable).
+                self._close_one(sink)
+                if not self._sinks:
+                    # Going on would compute frames nobody keeps and end like a success.
+                    self._hub.fail(SinkError(no_sink_left_message(error)))
         if measure:
             self._hub.stats.frame_out(frame.timestamp_ns, stylized)
 
@@ -153,9 +175,10 @@ class OutputLoop:
                         opened[0].write(self._hub.last_output)
                     self._sinks.append(opened[0])
                 except Exception as error:
-                    close_all(opened)
-                    self._hub.report(sink_failed_message(getattr(value, "name", value), error))
+                    for sink in opened:
+                        self._close_one(sink)
+                    self._record_failure(getattr(value, "name", value), error)
             else:
                 for sink in [s for s in self._sinks if s.name == value]:
                     self._sinks.remove(sink)
-                    close_all([sink])
+                    self._close_one(sink)

@@ -22,6 +22,7 @@ file is read as fast as the engine goes.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -54,6 +55,25 @@ from live2diff_cam.app.stats import SessionStats
 from live2diff_cam.errors import Live2DiffError, SourceError
 
 log = logging.getLogger(__name__)
+
+# A Python thread still running PyTorch code while the interpreter tears down aborts the whole
+# process ("terminate called without an active exception"). So at exit every session still
+# running is stopped (its recordings finalised), and every worker `stop()` could not join in
+# time (one inside a slow model load) is waited for, GUI and CLI alike.
+_RUNNING: set[LiveSession] = set()  # removed by stop()
+_UNFINISHED: list[threading.Thread] = []
+
+
+@atexit.register
+def _stop_everything_at_exit() -> None:
+    for session in list(_RUNNING):
+        log.info("stopping a session still running at exit")
+        session.stop()
+    for thread in _UNFINISHED:
+        if thread.is_alive():
+            log.info("waiting for %s to finish before exiting", thread.name)
+            thread.join()
+
 
 # The UI imports these from here; they live in the modules named above.
 __all__ = [
@@ -174,6 +194,7 @@ class LiveSession:
             self._output.close()
             raise open_error[0]
         self._threads = [capture]
+        _RUNNING.add(self)
         for target, name in (
             (self._engine.run, "l2d-engine"),
             (self._output.run, "l2d-output"),
@@ -211,7 +232,9 @@ class LiveSession:
             thread.join(limit)
             if thread.is_alive():
                 log.warning("thread %s did not stop within %.0f s", thread.name, timeout_s)
+                _UNFINISHED.append(thread)
         self._threads = []
+        _RUNNING.discard(self)
         hub.set_state(SessionState.STOPPED, "stopped")
 
     def join_background(self, timeout_s: float | None = None) -> bool:
@@ -222,6 +245,11 @@ class LiveSession:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._background = [thread for thread in self._background if thread.is_alive()]
         return not self._background
+
+    def finish_input(self) -> None:
+        """Read no more input; the frames already read still reach the sinks, as at the end
+        of a file (`wait()` then returns True once they have)."""
+        self._hub.end_input.set()
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until the stream ends by itself (end of file, `max_frames`, fatal error).
@@ -313,6 +341,11 @@ class LiveSession:
     def fatal_error(self) -> Live2DiffError | None:
         """The error that ended the stream (bad model offline, engine bug), or None."""
         return self._hub.fatal_error
+
+    @property
+    def failed_sinks(self) -> list[str]:
+        """One message per output that failed (while writing or finalising), in order."""
+        return list(self._hub.failed_sinks)
 
     def latest_input(self) -> Frame | None:
         """The newest captured frame (for the input preview), or None."""

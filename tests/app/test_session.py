@@ -550,6 +550,88 @@ def test_a_failing_sink_is_closed_and_the_others_go_on():
     ]
     assert bad.exited == 1
     assert len(good.frames) == 10
+    assert session.failed_sinks == errors  # `run` exits non-zero on these
+    assert session.fatal_error is None
+
+
+def test_when_the_only_sink_fails_the_stream_stops_with_why():
+    only = ListSink("PNG folder out")
+    source = ListSource(None, fps=200)  # endless: only the failure can end it
+    session = LiveSession(
+        source, [only], request=REQUEST, engine_factory=factory_for(DelayEngine()), offline=True
+    )
+    session.start()
+    wait_for(lambda: len(only.frames) >= 3)
+    only.fail = True
+    assert session.wait(10)
+    session.stop()
+    assert str(session.fatal_error) == (
+        "Every output failed, so the stream stopped; the last one: disk full."
+    )
+    assert only.exited == 1
+
+
+class ClosingFails(ListSink):
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        raise OSError("the file does not play")
+
+
+def test_a_sink_that_cannot_finalise_counts_as_failed():
+    sink = ClosingFails("recorder out.mp4")
+    session = LiveSession(
+        ListSource(5),
+        [sink],
+        request=REQUEST,
+        engine_factory=factory_for(DelayEngine()),
+        offline=True,
+    )
+    session.start()
+    assert session.wait(10)
+    session.stop()
+    assert len(sink.frames) == 5
+    assert session.failed_sinks == [
+        "The output 'recorder out.mp4' failed and was closed: the file does not play. "
+        "The others go on."
+    ]
+
+
+class OfflineListSource(ListSource):
+    live = False  # a file or folder: what FileSource says
+
+
+def test_an_offline_source_that_fails_ends_the_run_after_flushing_what_was_read():
+    source = OfflineListSource(None)
+    source.fail_reads = {6}
+    sink = ListSink()
+    session = LiveSession(
+        source, [sink], request=REQUEST, engine_factory=factory_for(DelayEngine(2)), offline=True
+    )
+    session.start()
+    assert session.wait(10)
+    session.stop()
+    # Six frames read, six out (two of them from the engine's flush), and no retry.
+    assert [int(f.image[0, 0, 0]) - 10 for f in sink.frames] == list(range(6))
+    assert source.opened == 1
+    assert str(session.fatal_error) == (
+        "Reading 'test clip' failed after 6 frames: camera 0 was unplugged. The frames read "
+        "before were written; the run stopped."
+    )
+
+
+def test_finish_input_ends_an_endless_offline_stream_with_every_frame_read_written():
+    source = ListSource(None, fps=200)
+    sink = ListSink()
+    session = LiveSession(
+        source, [sink], request=REQUEST, engine_factory=factory_for(DelayEngine(2)), offline=True
+    )
+    session.start()
+    wait_for(lambda: len(sink.frames) >= 3)
+    session.finish_input()
+    assert session.wait(10)
+    session.stop()
+    assert len(sink.frames) == source.index  # nothing read was lost in the engine
+    assert session.fatal_error is None
 
 
 def test_stop_while_streaming_joins_every_thread_and_releases_devices():
