@@ -125,7 +125,8 @@ def build_random_depth_model(
             if parameter.ndim > 1:
                 fan_in = parameter[0].numel()
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) / fan_in**0.5)
-        last = [m for m in model.head.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        head: torch.nn.Module = model.head  # type: ignore[assignment]
+        last = [m for m in head.modules() if isinstance(m, torch.nn.Conv2d)][-1]
         # The head ends in ReLU: positive last weights on ReLU'd features keep the map alive.
         last.weight.abs_()
         if last.bias is not None:

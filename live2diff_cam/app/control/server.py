@@ -84,7 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "live2diff-cam-control/1"
 
     def setup(self) -> None:
-        self.timeout = self.server.request_timeout_s  # StreamRequestHandler applies it
+        # StreamRequestHandler applies `timeout` to the socket: per server, not per class.
+        self.timeout = self.server.request_timeout_s  # type: ignore[misc]
         with self.server.connections_lock:
             self.server.connections += 1
         super().setup()

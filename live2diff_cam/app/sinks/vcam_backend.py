@@ -15,6 +15,7 @@ in as arguments, so every OS's choice is testable anywhere. It opens nothing.
 from __future__ import annotations
 
 import platform
+import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -129,7 +130,9 @@ def unity_capture_names(read_default: Callable[[str], str | None] | None = None)
 
 
 def _read_registry_default(key: str) -> str | None:
-    import winreg  # type: ignore[import-not-found]  # Windows only
+    if sys.platform != "win32":  # also tells the type checker winreg exists only there
+        return None
+    import winreg
 
     try:
         return str(winreg.QueryValue(winreg.HKEY_CLASSES_ROOT, key))
