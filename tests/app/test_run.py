@@ -10,7 +10,7 @@ import pytest
 from live2diff_cam import cli
 from live2diff_cam.app import sinks
 from live2diff_cam.app.session import LiveSession
-from tests.data import CLIP, CLIP_FRAMES, DATA_DIR, GIF, GIF_FRAMES
+from tests.data_files import CLIP, CLIP_FRAMES, DATA_DIR, GIF, GIF_FRAMES
 
 CLIPS = DATA_DIR  # a missing clip fails the run (exit code 1), it is never skipped
 
