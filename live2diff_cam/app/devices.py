@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from live2diff_cam.app.sinks.vcam_backend import describe_backend
 from live2diff_cam.app.sinks.vcam_setup import virtual_camera_status
 from live2diff_cam.app.sources.camera import list_cameras
 from live2diff_cam.app.sources.screen import list_monitors
@@ -47,11 +48,12 @@ def collect(max_cameras: int = 10) -> dict[str, Any]:
     monitors, monitors_problem = _section(list_monitors)
     windows, windows_problem = _section(list_windows)
     ok, detail, fix = virtual_camera_status()
+    backend = describe_backend()
     return {
         "cameras": cameras,
         "monitors": monitors,
         "windows": windows,
-        "virtual_camera": {"ok": ok, "detail": detail, "fix": fix},
+        "virtual_camera": {"ok": ok, "detail": detail, "fix": fix, "backend": backend},
         "problems": {
             k: v
             for k, v in (
@@ -90,6 +92,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  none: {problems.get('windows', 'no titled window is open')}")
     vcam = report["virtual_camera"]
     lines.append(f"Virtual camera: {'ready' if vcam['ok'] else 'NOT READY'}: {vcam['detail']}")
+    lines.append(f"  {vcam['backend']}")
     if vcam["fix"]:
         lines.append(f"  fix: {vcam['fix']}")
     return "\n".join(lines)

@@ -1,8 +1,9 @@
 """`live2diff-cam doctor`: check this machine and print one line per check with the fix.
 
-Owns the list of checks, the model-cache/free-disk check, the report (text or JSON) and the exit
-code. The other checks live beside it: `doctor_runtime` (Python and packages, torch's CUDA
-device, onnxruntime's real provider), `doctor_vcam` (the virtual-camera backend per OS) and
+Owns the list of checks, the model-cache/free-disk and control-API-token checks, the report
+(text or JSON) and the exit code. The other checks live beside it: `doctor_runtime` (Python and
+packages, torch's CUDA device, onnxruntime's real provider), `doctor_vcam` (the virtual camera
+per OS and the pyvirtualcam backend the app will open) and
 `doctor_display` (screen capture, the Qt platform); `doctor_check` holds `Check` and `Status`.
 Each check is a small function that returns a `Check`; every input it probes (module importer,
 sysfs root, environment, registry reader) is a parameter, so a test drives it without the
@@ -39,7 +40,7 @@ from live2diff_cam.app.doctor_runtime import (
     check_python,
     check_torch_device,
 )
-from live2diff_cam.app.doctor_vcam import check_virtual_camera
+from live2diff_cam.app.doctor_vcam import check_camera_backend, check_virtual_camera
 
 # SD1.5 fp16 (2.0 GB) + live2diff.ckpt (1.7 GB) + depth and small models, with room to spare.
 MIN_FREE_DISK_GIB = 8.0
@@ -100,6 +101,20 @@ def check_model_cache(
     return Check("model-cache", Status.OK, f"{where}; {models}")
 
 
+def check_control_api() -> Check:
+    """Where the control API's token lives (docs/OBS.md); the API itself is off by default."""
+    from live2diff_cam.app.control.token import token_path
+
+    path = token_path()
+    state = "present" if path.is_file() else "written on the first start with --control-port"
+    return Check(
+        "control-api",
+        Status.OK,
+        f"off unless --control-port PORT or control_port in settings.toml; token file {path} "
+        f"({state})",
+    )
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -110,6 +125,8 @@ def run_checks() -> list[Check]:
     checks.append(check_torch_device())
     checks.append(check_onnxruntime())
     checks.append(check_virtual_camera())
+    checks.append(check_camera_backend())
+    checks.append(check_control_api())
     checks.append(check_screen_capture())
     checks.append(check_qt_platform())
     checks.append(check_model_cache())

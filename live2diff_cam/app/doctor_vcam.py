@@ -71,10 +71,24 @@ def _windows_registry_has(clsid: str) -> bool:
     return False
 
 
+def _unity_capture_names() -> list[str]:
+    from live2diff_cam.app.sinks.vcam_backend import unity_capture_names
+
+    return unity_capture_names()
+
+
 def check_virtual_camera_windows(
     registry_has: Callable[[str], bool] = _windows_registry_has,
     environ: Mapping[str, str] = os.environ,
+    unity_names: Callable[[], list[str]] = _unity_capture_names,
 ) -> Check:
+    if "Live2Diff Camera" in unity_names():  # packaging/windows registers it under our name
+        return Check(
+            "virtual-camera",
+            Status.OK,
+            "Unity Capture is registered as 'Live2Diff Camera' (backend unitycapture); apps "
+            "list it by that name and OBS keeps its own virtual camera",
+        )
     try:
         registered = registry_has(OBS_VCAM_CLSID)
     except Exception as error:
@@ -151,3 +165,10 @@ def check_virtual_camera(system: str | None = None) -> Check:
         f"no virtual-camera backend for {system}",
         "use Linux (v4l2loopback), Windows or macOS (OBS Virtual Camera)",
     )
+
+
+def check_camera_backend() -> Check:
+    """Which pyvirtualcam backend the app opens here, and the name apps list it under."""
+    from live2diff_cam.app.sinks.vcam_backend import describe_backend
+
+    return Check("camera-backend", Status.OK, describe_backend())

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from live2diff_cam.app.control.host import SessionHost
+from live2diff_cam.app.control.serve import add_port_argument, chosen_port, serve_control
 from live2diff_cam.app.engine_build import EngineRequest
 from live2diff_cam.app.hub import Mode
 from live2diff_cam.app.presets import Preset, get_preset, load_presets
@@ -112,6 +114,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stats-json", action="store_true", help="print stats as one JSON object per line"
     )
+    add_port_argument(parser)
 
 
 def build_request(args: argparse.Namespace, preset: Preset | None) -> EngineRequest:
@@ -187,7 +190,8 @@ def main(args: argparse.Namespace) -> int:
     from live2diff_cam.app.sources import parse_source_spec
 
     # 1. Everything that can be checked before a model loads, so bad input fails at once.
-    preset = get_preset(args.preset, load_presets(user_presets_path())) if args.preset else None
+    presets = load_presets(user_presets_path())
+    preset = get_preset(args.preset, presets) if args.preset else None
     request = build_request(args, preset)
     if args.frames is not None and args.frames < 1:
         raise SourceError(f"--frames must be at least 1, got {args.frames}.")
@@ -197,36 +201,51 @@ def main(args: argparse.Namespace) -> int:
     offline = is_offline(source)
     depth_writer = DepthWriter(args.save_depth) if args.save_depth is not None else None
 
-    # 2. The session: the engine loads on its own thread; stats come once a second.
-    session = LiveSession(
-        source,
-        args.sink,
-        # The request already holds the preset's values under the flags; the session must not
-        # apply the preset again (that would override the flags and wrap the prompt twice).
-        request=request,
-        mode=args.mode,
-        offline=offline,
-        max_frames=args.frames,
-        depth_callback=depth_writer,
+    port = chosen_port(args.control_port)
+
+    # 2. The session: the engine loads on its own thread; stats come once a second. The host
+    # holds it so the control API (if on) can stop it and start a new one.
+    def make_session(request: EngineRequest, mode: Mode) -> LiveSession:
+        session = LiveSession(
+            source,
+            args.sink,
+            # The request already holds the preset's values under the flags; the session must
+            # not apply the preset again (that would override the flags and wrap the prompt
+            # twice).
+            request=request,
+            mode=mode,
+            offline=offline,
+            max_frames=args.frames,
+            depth_callback=depth_writer,
+        )
+        session.on_stats(_printer(args.stats_json))
+        return session
+
+    host = SessionHost(
+        make_session, request, presets, preset=args.preset, prompt=args.prompt or "", mode=args.mode
     )
-    session.on_stats(_printer(args.stats_json))
-    session.start()
+    host.start()
+    control = serve_control(host, port)
     if not args.sink:
         log.warning("no --sink given: frames are computed and dropped (stats only)")
     if not offline and sys.stdin is not None and sys.stdin.isatty():
-        start_mode_keys(session)
+        start_mode_keys(host)
     try:
-        while not session.wait(0.2):
+        while not host.wait(0.2):
             continue  # short waits keep Ctrl-C responsive
     except KeyboardInterrupt:
-        session.stop()
+        host.stop()
         print(
-            f"live2diff-cam: stopped by Ctrl-C after {session.stats().frames_out} frames; "
+            f"live2diff-cam: stopped by Ctrl-C after {host.session.stats().frames_out} frames; "
             "every output was closed and is complete.",
             file=sys.stderr,
         )
         return 130
-    session.stop()
+    finally:
+        if control is not None:
+            control.close()
+    host.stop()
+    session = host.session
 
     # 3. The outcome.
     if session.fatal_error is not None:
@@ -246,7 +265,7 @@ def main(args: argparse.Namespace) -> int:
 MODE_KEYS = {mode.value[0]: mode for mode in Mode}  # s, b, f, p
 
 
-def start_mode_keys(session: LiveSession) -> threading.Thread:
+def start_mode_keys(session: SessionHost | LiveSession) -> threading.Thread:
     """Switch modes from the terminal while streaming: s / b / f / p then Enter."""
     print(
         "live2diff-cam: type s (stylized), b (bypass), f (freeze) or p (privacy) + Enter",

@@ -1,10 +1,11 @@
 """User settings: a TOML file in the user config dir that remembers the last session.
 
 Owns the file's location (platformdirs), its format and its validation. Remembers the last
-preset, source, strength, depth scale, seed, prompt, mode and the window geometry (the UI
-stores Qt's `saveGeometry()` bytes as base64 text through `Settings.with_changes`). A missing
-file gives the defaults; a damaged one raises `SettingsError` naming the file and the fix.
-This module knows nothing about Qt, the engine or devices.
+preset, source, strength, depth scale, seed, prompt, mode, the control API's port (0 = off)
+and the window geometry (the UI stores Qt's `saveGeometry()` bytes as base64 text through
+`Settings.with_changes`). A missing file gives the defaults; a damaged one raises
+`SettingsError` naming the file and the fix. This module knows nothing about Qt, the engine
+or devices.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Settings:
     mode: str = "stylized"
     sinks: tuple[str, ...] = ("vcam",)
     window_geometry: str = ""
+    control_port: int = 0  # the local control API (docs/OBS.md); 0 = off
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.strength <= 1.0:
@@ -74,6 +76,8 @@ class Settings:
             raise SettingsError(f"seed must be in [0, 2**63), got {self.seed}.")
         if self.mode not in MODES:
             raise SettingsError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}.")
+        if not 0 <= self.control_port <= 65535:
+            raise SettingsError(f"control_port must be in 0..65535, got {self.control_port}.")
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields changed (validated again)."""

@@ -205,8 +205,7 @@ class StreamEngine:
         if not self._primed and self._received:
             self._prime(emit=self._received, spread=False)  # a clip shorter than the warmup
         elif self._primed:
-            image = torch.zeros_like(self._recent_images[:1])
-            depth = None if self.depth_estimator is None else self._recent_depth[:1]
+            image, depth = self._placeholder()
             while self._frames_in_flight:
                 self._run_stream_call(image, depth, real=False)
         finished = [self.frames.host_frame(slot).copy() for _, slot in self._finished]
@@ -247,8 +246,7 @@ class StreamEngine:
             return
         if progress:
             progress("compiling the stream step (minutes the first time, cached afterwards)")
-        image = torch.zeros_like(self._recent_images[:1])
-        depth = None if self.depth_estimator is None else self._recent_depth[:1]
+        image, depth = self._placeholder()
         for call in range(3):  # trace, then (CUDA graphs) record, then replay once
             self._invoke(image, depth)
             if progress:
@@ -300,6 +298,13 @@ class StreamEngine:
         return to_uint8_hwc(self.codec.decode(x0))
 
     # ----------------------------------------------------------------- internals
+    def _placeholder(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A blank input for calls that carry no frame (flush, compile warm-up), made like a
+        real one (inside inference mode), so the compiled step sees the same kind of tensor."""
+        image = torch.zeros_like(self._recent_images[:1])
+        depth = None if self.depth_estimator is None else torch.zeros_like(self._recent_depth[:1])
+        return image, depth
+
     @property
     def _pipeline_delay(self) -> int:
         return self.config.num_steps - 1 if self.config.pipeline else 0

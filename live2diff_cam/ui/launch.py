@@ -11,7 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from live2diff_cam.app.control.serve import add_port_argument
+
+if TYPE_CHECKING:
+    from live2diff_cam.app.control import ControlServer
+    from live2diff_cam.app.presets import Preset
+    from live2diff_cam.ui.main_window import MainWindow
 
 HEADLESS_MESSAGE = (
     "live2diff-cam: no display found (DISPLAY / WAYLAND_DISPLAY unset). Stream without a window "
@@ -34,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--screenshot", type=Path, default=None, metavar="PNG", help="save the window as PNG"
     )
+    add_port_argument(parser)
     parser.add_argument(
         "--quit-after",
         type=float,
@@ -111,6 +121,7 @@ def main(args: argparse.Namespace) -> int:
     if settings_problem is not None:
         window.show_error(settings_problem)
     window.quitting.connect(app.quit, Qt.ConnectionType.QueuedConnection)
+    control = _serve_control(window, presets, args.control_port, settings.control_port)
     window.show()
     outcome = {"code": 0}
     if not args.no_start:
@@ -128,6 +139,8 @@ def main(args: argparse.Namespace) -> int:
         window.quit_app()
         return 2
     app.exec()
+    if control is not None:
+        control.close()
     window.deleteLater()
     return outcome["code"]
 
@@ -143,3 +156,19 @@ def _save_screenshot(window: object, path: Path) -> int:
         return 1
     print(f"screenshot: {path}")
     return 0
+
+
+def _serve_control(
+    window: MainWindow, presets: Mapping[str, Preset], flag: int | None, setting: int
+) -> ControlServer | None:
+    """The control API for OBS (docs/OBS.md) when `--control-port` or the setting asks for it;
+    a port that cannot be served is shown in the window, which works on without it."""
+    from live2diff_cam.app.control import ControlError
+    from live2diff_cam.app.control.serve import serve_control
+    from live2diff_cam.ui.remote import WindowControl
+
+    try:
+        return serve_control(WindowControl(window, presets), setting if flag is None else flag)
+    except ControlError as error:
+        window.show_error(str(error))
+        return None

@@ -23,7 +23,9 @@ def test_json_report_without_display(headless, capsys):
     assert set(report) == {"cameras", "monitors", "windows", "virtual_camera", "problems"}
     assert report["monitors"] == [] and report["windows"] == []
     assert report["problems"]["monitors"].startswith("no display to capture: $DISPLAY is not set")
-    assert set(report["virtual_camera"]) == {"ok", "detail", "fix"}
+    assert set(report["virtual_camera"]) == {"ok", "detail", "fix", "backend"}
+    if platform.system() == "Linux":
+        assert report["virtual_camera"]["backend"].startswith("backend v4l2loopback (Linux); ")
     for camera in report["cameras"]:
         assert set(camera) == {"index", "name", "path", "virtual"}
 

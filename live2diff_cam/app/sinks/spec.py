@@ -12,6 +12,7 @@ from pathlib import Path
 from live2diff_cam.app.frames import Sink
 from live2diff_cam.app.sinks.recorder import FOURCC_BY_SUFFIX, PngFolderSink, RecorderSink
 from live2diff_cam.app.sinks.vcam import VirtualCameraConfig, VirtualCameraSink
+from live2diff_cam.app.sinks.vcam_backend import KNOWN_BACKENDS
 from live2diff_cam.errors import SinkError
 
 _SIZE_FPS = re.compile(r"^(?:(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?$")
@@ -23,6 +24,9 @@ def _parse_vcam(options: str, spec: str) -> VirtualCameraSink:
         key, eq, value = part.partition("=")
         if eq and key in ("device", "backend"):
             fields[key] = value
+            continue
+        if part in KNOWN_BACKENDS:  # vcam:unitycapture is short for vcam:backend=unitycapture
+            fields["backend"] = part
             continue
         match = _SIZE_FPS.match(part)
         if eq or match is None or not any(match.groups()):
@@ -44,6 +48,7 @@ def parse_sink_spec(spec: str, *, fps: float = 30.0) -> Sink:
         vcam[:OPTIONS]          the virtual camera "Live2Diff Camera"; OPTIONS, comma-separated:
                                 WIDTHxHEIGHT@FPS | WIDTHxHEIGHT | @FPS (default 1280x720@30),
                                 device=/dev/video10, backend=v4l2loopback|obs|unitycapture
+                                (or just the backend: vcam:unitycapture)
                                 e.g. vcam:1920x1080@30,device=/dev/video4
         png:FOLDER | FOLDER/    a folder of PNGs, frame_000000.png, ... (created if needed);
                                 an existing folder works without the trailing slash

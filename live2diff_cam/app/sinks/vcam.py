@@ -30,12 +30,8 @@ import numpy as np
 
 from live2diff_cam.app.frames import Frame
 from live2diff_cam.app.sinks.letterbox import letterbox_into
-from live2diff_cam.app.sinks.vcam_setup import (
-    SHOWN_AS,
-    find_loopback_devices,
-    open_error,
-    preferred_device,
-)
+from live2diff_cam.app.sinks.vcam_backend import Candidate, backend_choice_here
+from live2diff_cam.app.sinks.vcam_setup import find_loopback_devices, open_error
 from live2diff_cam.errors import SinkError
 
 log = logging.getLogger(__name__)
@@ -139,6 +135,7 @@ class VirtualCameraSink:
         self._opened = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: SinkError | None = None
+        self._candidate: Candidate | None = None  # the backend that opened (vcam_backend)
 
     # 1. Opening and closing -------------------------------------------------------------------
     def __enter__(self) -> VirtualCameraSink:
@@ -167,31 +164,30 @@ class VirtualCameraSink:
             self._thread = None
 
     def _open_camera(self) -> Any:
+        """The camera from the first candidate that opens (`vcam_backend` picks them: on
+        Windows Unity Capture as "Live2Diff Camera", then OBS's camera)."""
         import pyvirtualcam
 
         c = self.config
-        device = c.device
-        if device is None and platform.system() == "Linux" and c.backend in (None, "v4l2loopback"):
-            device = preferred_device()
-        from pyvirtualcam.camera import BACKENDS
-
-        if c.backend is not None and c.backend not in BACKENDS:
-            raise SinkError(
-                f'unknown virtual camera backend "{c.backend}"; use v4l2loopback (Linux), obs '
-                "(Windows, macOS) or unitycapture (Windows), or leave it unset. Available here: "
-                f"{', '.join(BACKENDS) or 'none'}."
-            )
-        try:
-            return pyvirtualcam.Camera(
-                c.width,
-                c.height,
-                c.fps,
-                fmt=pyvirtualcam.PixelFormat.RGB,
-                device=device,
-                backend=c.backend,
-            )
-        except Exception as error:  # pyvirtualcam raises RuntimeError with each backend's text
-            raise open_error(error, device=device, backend=c.backend) from error
+        choice = backend_choice_here(c.backend, c.device)
+        errors: list[SinkError] = []
+        for candidate in choice.candidates:
+            try:
+                cam = pyvirtualcam.Camera(
+                    c.width,
+                    c.height,
+                    c.fps,
+                    fmt=pyvirtualcam.PixelFormat.RGB,
+                    device=candidate.device,
+                    backend=candidate.backend,
+                )
+            except Exception as error:  # pyvirtualcam raises RuntimeError with each backend's text
+                errors.append(open_error(error, device=candidate.device, backend=candidate.backend))
+                log.info("virtual camera: %s failed (%s)", candidate.backend or "any", error)
+                continue
+            self._candidate = candidate
+            return cam
+        raise errors[-1] if len(errors) == 1 else SinkError("; ".join(map(str, errors)))
 
     # 2. The pacing thread (the only user of the camera object) --------------------------------
     def _run(self) -> None:
@@ -241,7 +237,7 @@ class VirtualCameraSink:
         if platform.system() == "Linux":
             labels = {d.path: d.label for d in find_loopback_devices()}
             return labels.get(device, device)
-        return SHOWN_AS.get(platform.system(), self.backend)
+        return self._candidate.shown_as if self._candidate else device
 
     # 3. Writing -------------------------------------------------------------------------------
     def write(self, frame: Frame) -> None:

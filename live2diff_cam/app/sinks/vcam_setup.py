@@ -28,7 +28,8 @@ EXCLUSIVE_CAPS_NOTE = (
 # Names apps show for the camera on each OS; Linux shows the v4l2loopback card_label.
 SHOWN_AS = {
     "Linux": CAMERA_LABEL,
-    "Windows": "OBS Virtual Camera (or Unity Video Capture with the unitycapture backend)",
+    "Windows": f"{CAMERA_LABEL} (Unity Capture registered by packaging/windows), else OBS "
+    "Virtual Camera",
     "Darwin": "OBS Virtual Camera",
 }
 
@@ -107,8 +108,9 @@ def _other_os_fix(system: str) -> str:
             "system extension (System Settings > Privacy & Security), then restart this app"
         )
     return (
-        "install OBS Studio 26 or newer (it installs 'OBS Virtual Camera'; OBS need not run), "
-        "or register Unity Capture and choose the unitycapture backend"
+        f'register Unity Capture as "{CAMERA_LABEL}" with '
+        "packaging/windows/register-live2diff-camera.ps1 (packaging/windows/README.md), or "
+        "install OBS Studio 26 or newer (it installs 'OBS Virtual Camera'; OBS need not run)"
     )
 
 
@@ -176,6 +178,6 @@ def open_error(error: Exception, *, device: str | None, backend: str | None) -> 
             f"sudo modprobe -r v4l2loopback && {MODPROBE_FIX}"
         )
     return SinkError(
-        f"could not open the virtual camera ({backend or 'any backend'}): {text}. Fix: "
-        + _other_os_fix(system)
+        f"could not open the virtual camera ({backend or 'any backend'}): {text.rstrip('.')}. "
+        "Fix: " + _other_os_fix(system)
     )
