@@ -1,10 +1,12 @@
 """The session's capture thread: open the source, read frames, retry with back-off, hand on.
 
 `CaptureLoop.run()` opens the source on its own thread (`mss` handles are thread-local on
-Windows), reads until the source ends, fails or is switched, and reopens a failed source with a
-doubling wait (`RetryPolicy`). Live, each frame goes to the lossy engine / raw slots; offline
-(a file) it waits for the engine's slot so nothing is dropped. It does not know the engine or
-the sinks, only the hub's mailboxes.
+Windows), reads until the source ends, fails, is switched or the input is ended
+(`hub.end_input`), and reopens a failed live source (camera, screen, window) with a doubling
+wait (`RetryPolicy`). A file or folder that fails (`source.live` is False) ends the run with
+the error instead: waiting would not bring it back. Live, each frame goes to the lossy engine /
+raw slots; offline (a file) it waits for the engine's slot so nothing is dropped. It does not
+know the engine or the sinks, only the hub's mailboxes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from dataclasses import dataclass
 from live2diff_cam.app.frames import Frame, Source
 from live2diff_cam.app.hub import POLL_S, Mode, SessionHub, SessionState, close_all
 from live2diff_cam.app.mailbox import MailboxClosed
-from live2diff_cam.app.messages import as_source_error, source_back_message, source_lost_message
+from live2diff_cam.app.messages import (
+    as_source_error,
+    offline_source_failed_message,
+    source_back_message,
+    source_lost_message,
+)
 from live2diff_cam.errors import SourceError
 
 
@@ -55,11 +62,15 @@ class CaptureLoop:
         self._max_frames = max_frames
         self._lock = threading.Lock()
         self._switch: Source | str | None = None
+        # Wakes a retry wait: a switch away from a failing source must not sit out its back-off.
+        self._switched = threading.Event()
 
     def switch_to(self, source: Source | str) -> None:
-        """Close the current source and open this one (on the capture thread)."""
+        """Close the current source and open this one (on the capture thread), also while the
+        current one is failing and waiting to retry."""
         with self._lock:
             self._switch = source
+        self._switched.set()
 
     def run(self, source: Source, opened: threading.Event, open_error: list[BaseException]) -> None:
         """The thread's body. Sets `opened` once the first open is done; if it failed, the
@@ -72,6 +83,10 @@ class CaptureLoop:
         try:
             while not hub.stop.is_set():
                 # 1. Open (first time: the caller of start() gets the error; later: retry).
+                switch = None if first else self._take_switch()
+                if switch is not None:
+                    source = resolve_source(switch)
+                    delay = self._retry.first_s
                 try:
                     source.__enter__()
                     is_open = True
@@ -92,6 +107,8 @@ class CaptureLoop:
                 # 2. Read until the source fails, ends or is switched.
                 try:
                     while not hub.stop.is_set():
+                        if hub.end_input.is_set():
+                            return  # as at the end of a file: what was read still goes out
                         switch = self._take_switch()
                         if switch is not None:
                             close_all([source])
@@ -109,6 +126,13 @@ class CaptureLoop:
                 except EOFError:
                     return
                 except Exception as error:
+                    if not getattr(source, "live", True):
+                        # A file or folder does not come back by waiting: end the run with
+                        # the error once the frames already read are through.
+                        hub.fail_after_flush(
+                            SourceError(offline_source_failed_message(source.name, error, count))
+                        )
+                        return
                     close_all([source])
                     is_open = False
                     delay = self._wait_to_retry(source, error, delay)
@@ -125,12 +149,18 @@ class CaptureLoop:
         """Report the loss, wait `delay` (or until stop) and return the next, doubled delay."""
         self._hub.source_status = "retrying"
         self._hub.report(source_lost_message(source.name, error, delay))
-        self._hub.stop.wait(delay)
+        deadline = time.monotonic() + delay
+        while not self._hub.stop.is_set() and not self._switched.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._switched.wait(min(remaining, POLL_S))
         return min(delay * 2, self._retry.max_s)
 
     def _take_switch(self) -> Source | str | None:
         with self._lock:
             switch, self._switch = self._switch, None
+            self._switched.clear()
         return switch
 
     def _deliver(self, frame: Frame) -> None:

@@ -1,9 +1,8 @@
 """`live2diff-cam doctor`: check this machine and print one line per check with the fix.
 
-Owns the list of checks, the model-cache/free-disk and control-API-token checks, the report
-(text or JSON) and the exit code. The other checks live beside it: `doctor_runtime` (Python and
-packages, torch's CUDA device, onnxruntime's real provider), `doctor_vcam` (the virtual camera
-per OS and the pyvirtualcam backend the app will open) and
+Owns the list of checks, the model-cache/free-disk check, the report (text or JSON) and the exit
+code. The other checks live beside it: `doctor_runtime` (Python and packages, torch's CUDA
+device, onnxruntime's real provider), `doctor_vcam` (the virtual-camera backend per OS) and
 `doctor_display` (screen capture, the Qt platform); `doctor_check` holds `Check` and `Status`.
 Each check is a small function that returns a `Check`; every input it probes (module importer,
 sysfs root, environment, registry reader) is a parameter, so a test drives it without the
@@ -101,6 +100,9 @@ def check_model_cache(
     return Check("model-cache", Status.OK, f"{where}; {models}")
 
 
+# --- report --------------------------------------------------------------------------------
+
+
 def check_control_api() -> Check:
     """Where the control API's token lives (docs/OBS.md); the API itself is off by default."""
     from live2diff_cam.app.control.token import token_path
@@ -113,9 +115,6 @@ def check_control_api() -> Check:
         f"off unless --control-port PORT or control_port in settings.toml; token file {path} "
         f"({state})",
     )
-
-
-# --- report --------------------------------------------------------------------------------
 
 
 def run_checks() -> list[Check]:
@@ -179,6 +178,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     checks = run_checks()
     try:
+        if not args.json:
+            from live2diff_cam.app.settings import config_dir
+
+            print(f"Config directory: {config_dir()} (settings.toml, presets.toml)")
         print(report_json(checks) if args.json else format_report(checks), flush=True)
     except BrokenPipeError:
         # `doctor | head`: the reader left; keep the exit code, skip the traceback at exit.

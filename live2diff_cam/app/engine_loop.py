@@ -121,6 +121,10 @@ class EngineLoop:
         if warm_up is not None:
             warm_up(lambda text: hub.set_state(SessionState.LOADING, text))
         hub.delay_frames = int(getattr(engine, "delay_frames", 0))
+        # The engine's warm-up window: frames it takes before the first output (progress).
+        warmup = getattr(getattr(engine, "config", None), "warmup", 0)
+        hub.warmup_total = int(warmup) if isinstance(warmup, int) else 0
+        hub.warmup_done = 0
         self._inflight.clear()
         hub.set_state(SessionState.WARMING_UP, f"model '{request.model}' loaded")
         return engine
@@ -146,6 +150,8 @@ class EngineLoop:
                 self._emit(self._composer.compose(Mode.FREEZE, frame, self._last_emitted))
             return True
         self._errors_in_row = 0
+        if hub.state is SessionState.WARMING_UP:
+            hub.warmup_done += 1
         if not outputs:
             return True
         if hub.state is not SessionState.STREAMING:
@@ -274,4 +280,5 @@ class EngineLoop:
             engine.reset()
             self._inflight.clear()
             hub.engine_out.clear()
+            hub.warmup_done = 0
             hub.set_state(SessionState.WARMING_UP, "warming up after a mode switch")

@@ -73,10 +73,13 @@ class SessionHub:
         self.source_status = "idle"  # capture thread: idle / ok / retrying / ended
         self.source_name = "the video source"  # capture thread, once a source opened
         self.delay_frames = 0  # engine thread
+        self.warmup_total = 0  # engine thread: frames the engine takes before its first output
+        self.warmup_done = 0  # engine thread: of those, how many it has taken
         self.last_input: Frame | None = None  # capture thread
         self.last_input_ns = 0  # capture thread: when last_input arrived
         self.last_output: Frame | None = None  # output thread
         self.fatal_error: Live2DiffError | None = None  # whichever thread ends the stream
+        self.failed_sinks: list[str] = []  # output thread: one message per sink that failed
 
         self.engine_in: Latest[Frame] = Latest()
         self.raw: Latest[Frame] = Latest()
@@ -85,6 +88,7 @@ class SessionHub:
         self.stats = StatsRecorder()
 
         self.stop = threading.Event()  # every loop ends soon after this is set
+        self.end_input = threading.Event()  # read no more; the rest finishes as at an end
         self.capture_done = threading.Event()
         self.engine_done = threading.Event()
         self.finished = threading.Event()  # the output thread closed the sinks
@@ -114,6 +118,9 @@ class SessionHub:
             source_status=self.source_status,
             dropped_frames=self.dropped_frames,
             delay_frames=self.delay_frames,
+            source_name=self.source_name,
+            warmup_done=self.warmup_done,
+            warmup_total=self.warmup_total,
         )
 
     def set_state(self, state: SessionState, message: str) -> None:
@@ -138,6 +145,13 @@ class SessionHub:
         self.fatal_error = error
         self.report(str(error))
         self.stop.set()
+
+    def fail_after_flush(self, error: Live2DiffError) -> None:
+        """Make `error` the stream's outcome without stopping it: the caller ends its loop, and
+        what is already in flight still reaches the sinks (an offline source that failed)."""
+        if self.fatal_error is None:
+            self.fatal_error = error
+        self.report(str(error))
 
     def close_slots(self) -> None:
         for slot in (self.engine_in, self.raw, self.engine_out):

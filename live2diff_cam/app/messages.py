@@ -26,6 +26,13 @@ def source_back_message(name: str) -> str:
     return f"The video source '{name}' is back."
 
 
+def offline_source_failed_message(name: str, error: BaseException | str, frames: int) -> str:
+    return (
+        f"Reading '{name}' failed after {frames} frames: {_reason(error)}. The frames read "
+        "before were written; the run stopped."
+    )
+
+
 def no_signal_message(name: str, silent_s: float) -> str:
     return (
         f"No signal from '{name}' for {silent_s:.1f} s: the outputs show a 'No signal' card "
@@ -58,6 +65,10 @@ def engine_load_message(model: str, error: BaseException | str) -> str:
 
 def sink_failed_message(name: object, error: BaseException | str) -> str:
     return f"The output '{name}' failed and was closed: {_reason(error)}. The others go on."
+
+
+def no_sink_left_message(error: BaseException | str) -> str:
+    return f"Every output failed, so the stream stopped; the last one: {_reason(error)}."
 
 
 def command_failed_message(name: str, value: object, error: BaseException | str) -> str:

@@ -17,9 +17,14 @@ from collections.abc import Sequence
 from live2diff_cam.app.capture_loop import RetryPolicy
 from live2diff_cam.app.compose import NO_SIGNAL, Composer
 from live2diff_cam.app.frames import Frame, Sink
-from live2diff_cam.app.hub import POLL_S, Mode, SessionHub, SessionState, close_all
+from live2diff_cam.app.hub import POLL_S, Mode, SessionHub, SessionState
 from live2diff_cam.app.mailbox import MailboxClosed
-from live2diff_cam.app.messages import no_signal_message, sink_failed_message
+from live2diff_cam.app.messages import (
+    no_signal_message,
+    no_sink_left_message,
+    sink_failed_message,
+)
+from live2diff_cam.errors import SinkError
 
 
 def resolve_sink(spec: Sink | str) -> Sink:
@@ -54,8 +59,21 @@ class OutputLoop:
             raise
 
     def close(self) -> None:
-        close_all(self._sinks)
-        self._sinks = []
+        """Close every sink, last opened first; a sink that cannot finalise counts as failed."""
+        sinks, self._sinks = self._sinks, []
+        for sink in reversed(sinks):
+            self._close_one(sink)
+
+    def _close_one(self, sink: Sink) -> None:
+        try:
+            sink.__exit__(None, None, None)
+        except Exception as error:
+            self._record_failure(sink.name, error)
+
+    def _record_failure(self, name: object, error: BaseException) -> None:
+        message = sink_failed_message(name, error)
+        self._hub.failed_sinks.append(message)
+        self._hub.report(message)
 
     def add(self, sink: Sink | str) -> None:
         self._changes.put(("add", sink))
@@ -77,7 +95,7 @@ class OutputLoop:
                     except MailboxClosed:
                         break
                     if frame is not None:
-                        self._write(frame)
+                        self._write(frame, stylized=hub.mode is Mode.STYLIZED)
                     continue
                 mode = hub.mode
                 engine_path = mode is Mode.STYLIZED and hub.state is SessionState.STREAMING
@@ -93,7 +111,7 @@ class OutputLoop:
                     if not hub.paused and not stale:
                         if not engine_path:
                             frame = self._composer.compose(mode, frame, hub.last_output)
-                        self._write(frame)
+                        self._write(frame, stylized=engine_path)
                         shown_ns = frame.timestamp_ns
                     continue
                 if (
@@ -123,17 +141,23 @@ class OutputLoop:
             self.close()
             hub.finished.set()
 
-    def _write(self, frame: Frame, measure: bool = True) -> None:
+    def _write(self, frame: Frame, measure: bool = True, stylized: bool = False) -> None:
+        """Give `frame` to every sink; `measure`: count it in the output rate, `stylized`: and
+        in the latency (an engine output, not a pass-through or a card)."""
         self._hub.last_output = frame
         for sink in list(self._sinks):
             try:
                 sink.write(frame)
             except Exception as error:
                 self._sinks.remove(sink)
-                close_all([sink])
-                self._hub.report(sink_failed_message(sink.name, error))
+                self._record_failure(sink.name, error)
+                # Finalise what the sink wrote so far (a recording stays playable).
+                self._close_one(sink)
+                if not self._sinks:
+                    # Going on would compute frames nobody keeps and end like a success.
+                    self._hub.fail(SinkError(no_sink_left_message(error)))
         if measure:
-            self._hub.stats.frame_out(frame.timestamp_ns)
+            self._hub.stats.frame_out(frame.timestamp_ns, stylized)
 
     def _apply_changes(self) -> None:
         while True:
@@ -142,11 +166,19 @@ class OutputLoop:
             except queue.Empty:
                 return
             if action == "add":
+                opened: list[Sink] = []
                 try:
-                    self._sinks.append(resolve_sink(value).__enter__())  # type: ignore[arg-type]
+                    opened.append(resolve_sink(value).__enter__())  # type: ignore[arg-type]
+                    # The picture on screen now, at once: a sink added mid-stream (a recording
+                    # at 1 FPS output) must not wait for the engine's next frame to begin.
+                    if self._hub.last_output is not None:
+                        opened[0].write(self._hub.last_output)
+                    self._sinks.append(opened[0])
                 except Exception as error:
-                    self._hub.report(sink_failed_message(getattr(value, "name", value), error))
+                    for sink in opened:
+                        self._close_one(sink)
+                    self._record_failure(getattr(value, "name", value), error)
             else:
                 for sink in [s for s in self._sinks if s.name == value]:
                     self._sinks.remove(sink)
-                    close_all([sink])
+                    self._close_one(sink)

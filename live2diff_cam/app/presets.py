@@ -2,15 +2,22 @@
 
 The built-in presets live in `presets.toml` next to this module (package data); a user's own
 presets may sit in a `presets.toml` in the user config dir and override built-ins by name.
-This module knows nothing about loading models or running them: it only reads and validates.
+`Preset` is the one schema of an entry: pydantic checks the field types (strict: `model = 42`
+is not a model name) and unknown keys, `Preset.__post_init__` the ranges. In a user's file a
+bad entry is skipped with a message naming the file, its line and the field, so one typo never
+keeps the app from starting. This module knows nothing about loading models or running them.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from pydantic import ConfigDict, StrictFloat, StrictStr, TypeAdapter, ValidationError, with_config
 
 from live2diff_cam.errors import Live2DiffError
 
@@ -19,6 +26,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+log = logging.getLogger(__name__)
+
 PROMPT_PLACEHOLDER = "{prompt}"
 
 
@@ -26,6 +35,7 @@ class PresetError(Live2DiffError):
     """A preset file or entry is malformed, or a preset name is unknown."""
 
 
+@with_config(ConfigDict(extra="forbid"))
 @dataclass(frozen=True)
 class Preset:
     """One style. `prompt_template` contains `{prompt}` where the user's subject goes.
@@ -35,14 +45,15 @@ class Preset:
     `strength`: default denoising strength in [0, 1] (0 = the input, 1 = the style).
     """
 
-    name: str
-    model: str
-    prompt_template: str = PROMPT_PLACEHOLDER
-    negative_prompt: str = ""
-    strength: float = 0.5
-    lora: str | None = None
-    lora_scale: float = 1.0
-    description: str = ""
+    # Strict types: a file's `model = 42` is an error, not the model "42".
+    name: StrictStr
+    model: StrictStr
+    prompt_template: StrictStr = PROMPT_PLACEHOLDER
+    negative_prompt: StrictStr = ""
+    strength: StrictFloat = 0.5
+    lora: StrictStr | None = None
+    lora_scale: StrictFloat = 1.0
+    description: StrictStr = ""
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -74,20 +85,52 @@ class Preset:
         return () if self.lora is None else ((self.lora, self.lora_scale),)
 
 
-_FIELDS = {
-    "name",
-    "model",
-    "prompt_template",
-    "negative_prompt",
-    "strength",
-    "lora",
-    "lora_scale",
-    "description",
-}
+_SCHEMA = TypeAdapter(Preset)
 
 
-def parse_presets(text: str, origin: str = "<presets>") -> dict[str, Preset]:
-    """Presets from TOML text: an array of `[[preset]]` tables. Keeps file order."""
+def _entry_lines(text: str) -> list[int]:
+    """The line number of each `[[preset]]` header, in order."""
+    return [
+        number
+        for number, line in enumerate(text.splitlines(), 1)
+        if re.match(r"\s*\[\[\s*preset\s*\]\]", line)
+    ]
+
+
+def _field_line(text: str, start: int, field: str) -> int:
+    """The line of `field = ...` in the entry whose header is on line `start` (or `start`)."""
+    lines = text.splitlines()
+    for number in range(start + 1, len(lines) + 1):
+        line = lines[number - 1]
+        if line.lstrip().startswith("["):
+            break
+        if re.match(rf"\s*{re.escape(field)}\s*=", line):
+            return number
+    return start
+
+
+def _entry_problem(error: ValidationError) -> tuple[str, str]:
+    """(field, what is wrong) of the first problem pydantic found."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "preset"
+    if first["type"] == "unexpected_keyword_argument":
+        return field, f"unknown key; allowed: {', '.join(_SCHEMA_FIELDS)}"
+    if first["type"] == "missing":
+        return field, "missing (every preset needs a name and a model)"
+    return field, f"{first['msg']}, got {first.get('input')!r}"
+
+
+_SCHEMA_FIELDS = tuple(Preset.__dataclass_fields__)
+
+
+def parse_presets(
+    text: str, origin: str = "<presets>", problems: list[str] | None = None
+) -> dict[str, Preset]:
+    """Presets from TOML text: an array of `[[preset]]` tables. Keeps file order.
+
+    With `problems` (a user's file), a bad entry is skipped and a message naming `origin`, the
+    line and the field is added; without it (the built-in file), the first one raises.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -95,20 +138,33 @@ def parse_presets(text: str, origin: str = "<presets>") -> dict[str, Preset]:
     entries = data.get("preset", [])
     if not isinstance(entries, list):
         raise PresetError(f"{origin}: presets must be `[[preset]]` tables.")
+    headers = _entry_lines(text)
     presets: dict[str, Preset] = {}
     for number, entry in enumerate(entries, 1):
-        unknown = sorted(set(entry) - _FIELDS)
-        if unknown:
-            raise PresetError(
-                f"{origin}: preset #{number} has unknown keys {unknown}; "
-                f"allowed: {sorted(_FIELDS)}."
-            )
+        start = headers[number - 1] if number <= len(headers) else 1
         try:
-            preset = Preset(**entry)
-        except TypeError as error:
-            raise PresetError(f"{origin}: preset #{number}: {error}.") from None
-        if preset.name in presets:
-            raise PresetError(f"{origin}: two presets are named '{preset.name}'.")
+            try:
+                preset = _SCHEMA.validate_python(entry)
+            except ValidationError as error:
+                field, what = _entry_problem(error)
+                line = _field_line(text, start, field)
+                raise PresetError(
+                    f"{origin}, line {line}: preset #{number}, field `{field}`: {what}."
+                ) from None
+            except PresetError as error:  # a range, from Preset.__post_init__
+                field = next(f for f in (*_SCHEMA_FIELDS, "preset") if f in str(error))
+                line = _field_line(text, start, field)
+                raise PresetError(
+                    f"{origin}, line {line}: preset #{number}, field `{field}`: {error}"
+                ) from None
+            if preset.name in presets:
+                raise PresetError(f"{origin}, line {start}: two presets are named '{preset.name}'.")
+        except PresetError as error:
+            if problems is None:
+                raise
+            problems.append(f"{error} This preset was skipped.")
+            log.warning("%s This preset was skipped.", error)
+            continue
         presets[preset.name] = preset
     return presets
 
@@ -119,11 +175,34 @@ def builtin_presets() -> dict[str, Preset]:
     return parse_presets(text, "built-in presets.toml")
 
 
-def load_presets(user_file: Path | None = None) -> dict[str, Preset]:
-    """Built-in presets, then the user's (same name: the user's wins)."""
+def load_presets(
+    user_file: Path | None = None, problems: list[str] | None = None
+) -> dict[str, Preset]:
+    """Built-in presets, then the user's (same name: the user's wins).
+
+    Nothing in the user's file stops the app: a file that is not UTF-8 or not TOML is ignored
+    and a bad entry skipped, each with a message in `problems` (and the log).
+    """
     presets = builtin_presets()
-    if user_file is not None and user_file.is_file():
-        presets.update(parse_presets(user_file.read_text("utf-8"), str(user_file)))
+    if user_file is None or not user_file.is_file():
+        return presets
+    found: list[str] = [] if problems is None else problems
+    try:
+        text = user_file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = user_file.read_bytes()[: error.start].count(b"\n") + 1
+        message = (
+            f"{user_file}, line {line}: not UTF-8 text (byte 0x{error.object[error.start]:02x}); "
+            "save it as UTF-8. Its presets were skipped."
+        )
+        found.append(message)
+        log.warning("%s", message)
+        return presets
+    try:
+        presets.update(parse_presets(text, str(user_file), found))
+    except PresetError as error:
+        found.append(f"{error} Its presets were skipped.")
+        log.warning("%s Its presets were skipped.", error)
     return presets
 
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,9 +29,14 @@ from live2diff_cam.app.presets import Preset, get_preset, load_presets
 from live2diff_cam.app.session import LiveSession
 from live2diff_cam.app.settings import user_presets_path
 from live2diff_cam.app.stats import SessionStats
+from live2diff_cam.app.stop_signals import StopRequest, stop_on_signals
+from live2diff_cam.app.validate import check_engine_request, check_paths
 from live2diff_cam.errors import Live2DiffError, SourceError
 
 log = logging.getLogger(__name__)
+
+# On a stop signal an offline run finishes the frames it already read for at most this long.
+FLUSH_TIMEOUT_S = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--frames", type=int, help="stop after N input frames")
+    parser.add_argument(
+        "--loop",
+        action="store_true",
+        help="start a video file or image folder again at its end (until --frames or Ctrl-C)",
+    )
     parser.add_argument(
         "--no-pipeline",
         action="store_true",
@@ -187,9 +200,11 @@ class DepthWriter:
 
 
 def main(args: argparse.Namespace) -> int:
+    from live2diff_cam.app import sinks as sink_specs
     from live2diff_cam.app.sources import parse_source_spec
 
-    # 1. Everything that can be checked before a model loads, so bad input fails at once.
+    # 1. Everything that can be checked before a sink opens, so a run that cannot work fails
+    #    at once and touches no file.
     presets = load_presets(user_presets_path())
     preset = get_preset(args.preset, presets) if args.preset else None
     request = build_request(args, preset)
@@ -197,8 +212,13 @@ def main(args: argparse.Namespace) -> int:
         raise SourceError(f"--frames must be at least 1, got {args.frames}.")
     if args.save_depth is not None and request.depth_model is None:
         raise SourceError("--save-depth needs a depth model: add --depth-model FILE_OR_HUB_ID.")
-    source = parse_source_spec(args.source)
+    source = parse_source_spec(args.source, loop=args.loop)
     offline = is_offline(source)
+    # Through the package attribute, so a test can wrap every sink.
+    sinks = [sink_specs.parse_sink_spec(spec) for spec in args.sink]
+    check_paths(source, sinks, args.save_depth)
+    if args.mode == Mode.STYLIZED.value:
+        check_engine_request(request)  # bypass and the others never load the model
     depth_writer = DepthWriter(args.save_depth) if args.save_depth is not None else None
 
     port = chosen_port(args.control_port)
@@ -208,7 +228,7 @@ def main(args: argparse.Namespace) -> int:
     def make_session(request: EngineRequest, mode: Mode) -> LiveSession:
         session = LiveSession(
             source,
-            args.sink,
+            sinks,
             # The request already holds the preset's values under the flags; the session must
             # not apply the preset again (that would override the flags and wrap the prompt
             # twice).
@@ -224,33 +244,50 @@ def main(args: argparse.Namespace) -> int:
     host = SessionHost(
         make_session, request, presets, preset=args.preset, prompt=args.prompt or "", mode=args.mode
     )
-    host.start()
-    control = serve_control(host, port)
-    if not args.sink:
-        log.warning("no --sink given: frames are computed and dropped (stats only)")
-    if not offline and sys.stdin is not None and sys.stdin.isatty():
-        start_mode_keys(host)
-    try:
-        while not host.wait(0.2):
-            continue  # short waits keep Ctrl-C responsive
-    except KeyboardInterrupt:
+    with stop_on_signals(lambda stop: _on_repeated_signal(host.session, stop)) as stop:
+        host.start()
+        control = serve_control(host, port)
+        try:
+            if not args.sink:
+                log.warning("no --sink given: frames are computed and dropped (stats only)")
+            if not offline and sys.stdin is not None and sys.stdin.isatty():
+                start_mode_keys(host)
+            try:
+                while not host.wait(0.2) and not stop.requested:
+                    continue  # short waits keep the stop request responsive
+            except KeyboardInterrupt:  # raised by a handler installed before ours
+                stop.request(signal.SIGINT)
+            running = host.session
+            if stop.requested and offline and running is not None:
+                # The frames already read still get their outputs, as at the end of the file;
+                # a second signal (or a stuck engine) cuts this short.
+                running.finish_input()
+                deadline = time.monotonic() + FLUSH_TIMEOUT_S
+                while not running.wait(0.2) and stop.count < 2 and time.monotonic() < deadline:
+                    continue
+        finally:
+            if control is not None:
+                control.close()
         host.stop()
-        print(
-            f"live2diff-cam: stopped by Ctrl-C after {host.session.stats().frames_out} frames; "
-            "every output was closed and is complete.",
-            file=sys.stderr,
-        )
-        return 130
-    finally:
-        if control is not None:
-            control.close()
-    host.stop()
+        wait_for_workers()
     session = host.session
+    assert session is not None, "the host started a session above"
 
     # 3. The outcome.
+    final = session.stats()
+    failures = session.failed_sinks
+    if stop.requested:
+        what = f"stopped by {stop.description} after {final.frames_out} frames"
+        if failures:
+            print(f"live2diff-cam: {what}; {_failures_line(failures)}", file=sys.stderr)
+        else:
+            print(
+                f"live2diff-cam: {what}; every output was closed and is complete.",
+                file=sys.stderr,
+            )
+        return stop.exit_code
     if session.fatal_error is not None:
         raise session.fatal_error
-    final = session.stats()
     if args.stats_json:
         print(final.to_json(), flush=True)
     summary = f"{final.frames_out} frames from {final.frames_in} inputs"
@@ -258,8 +295,53 @@ def main(args: argparse.Namespace) -> int:
         summary += f", {final.engine_errors} engine errors (see the log)"
     if depth_writer is not None:
         summary += f", {depth_writer.count} depth maps in {depth_writer.folder}"
+    if failures:
+        print(f"live2diff-cam: error: {_failures_line(failures)} ({summary}).", file=sys.stderr)
+        return 1
     print(f"live2diff-cam: done: {summary}.", file=sys.stderr)
     return 0
+
+
+def _failures_line(failures: list[str]) -> str:
+    more = f" (and {len(failures) - 1} more failed outputs)" if len(failures) > 1 else ""
+    return failures[0].rstrip(".") + more
+
+
+def _on_repeated_signal(session: LiveSession | None, stop: StopRequest) -> None:
+    """A second stop signal while the run is stopping: the outputs are being closed; once
+    they are, only a worker finishing a long step (a model load) is left, so exit at once."""
+    if session is None or session.wait(0):
+        print(
+            f"live2diff-cam: stopped by {stop.description}; the outputs were already closed "
+            "and are complete.",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        # Skips the wait for the worker, which would otherwise outlive the interpreter.
+        os._exit(stop.exit_code)
+    print(
+        "live2diff-cam: already stopping: closing the outputs now so they play...",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def wait_for_workers() -> None:
+    """Join every session thread still running (one finishing a slow model load, say): a
+    Python thread inside PyTorch at interpreter exit aborts the process."""
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and thread.name.startswith("l2d-") and thread.daemon:
+            if thread.name == "l2d-mode-keys":
+                continue  # blocked reading the terminal; holds nothing
+            if thread.is_alive():
+                print(
+                    f"live2diff-cam: waiting for {thread.name} to finish its current step...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            thread.join()
 
 
 MODE_KEYS = {mode.value[0]: mode for mode in Mode}  # s, b, f, p

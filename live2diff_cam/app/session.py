@@ -22,6 +22,7 @@ file is read as fast as the engine goes.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -54,6 +55,25 @@ from live2diff_cam.app.stats import SessionStats
 from live2diff_cam.errors import Live2DiffError, SourceError
 
 log = logging.getLogger(__name__)
+
+# A Python thread still running PyTorch code while the interpreter tears down aborts the whole
+# process ("terminate called without an active exception"). So at exit every session still
+# running is stopped (its recordings finalised), and every worker `stop()` could not join in
+# time (one inside a slow model load) is waited for, GUI and CLI alike.
+_RUNNING: set[LiveSession] = set()  # removed by stop()
+_UNFINISHED: list[threading.Thread] = []
+
+
+@atexit.register
+def _stop_everything_at_exit() -> None:
+    for session in list(_RUNNING):
+        log.info("stopping a session still running at exit")
+        session.stop()
+    for thread in _UNFINISHED:
+        if thread.is_alive():
+            log.info("waiting for %s to finish before exiting", thread.name)
+            thread.join()
+
 
 # The UI imports these from here; they live in the modules named above.
 __all__ = [
@@ -127,6 +147,7 @@ class LiveSession:
         self._sink_specs = list(sinks)
         self._stats_interval_s = stats_interval_s
         self._threads: list[threading.Thread] = []
+        self._background: list[threading.Thread] = []  # an engine step finishing after stop()
 
     # -- callbacks ---------------------------------------------------------------------------
 
@@ -173,6 +194,7 @@ class LiveSession:
             self._output.close()
             raise open_error[0]
         self._threads = [capture]
+        _RUNNING.add(self)
         for target, name in (
             (self._engine.run, "l2d-engine"),
             (self._output.run, "l2d-output"),
@@ -182,8 +204,15 @@ class LiveSession:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop every thread and release source and sinks (files finalised). Idempotent."""
+    def stop(self, timeout_s: float = 10.0, *, engine_grace_s: float | None = None) -> None:
+        """Stop every thread and release source and sinks (files finalised). Idempotent.
+
+        `engine_grace_s`: wait at most this long for the engine thread. An engine step cannot
+        be interrupted; one still running then finishes in the background (it sees the stop
+        right after and ends) while the caller is already idle: `join_background()` waits
+        for it, which an application must do before it exits (a thread inside torch at
+        interpreter exit aborts the process). Source and sinks are closed either way.
+        """
         if not self._threads:
             return
         hub = self._hub
@@ -193,11 +222,34 @@ class LiveSession:
         hub.close_slots()
         deadline = time.monotonic() + timeout_s
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            limit = max(0.0, deadline - time.monotonic())
+            if thread.name == "l2d-engine" and engine_grace_s is not None:
+                thread.join(min(limit, engine_grace_s))
+                if thread.is_alive():
+                    log.info("the engine finishes its step in the background")
+                    self._background.append(thread)
+                continue
+            thread.join(limit)
             if thread.is_alive():
                 log.warning("thread %s did not stop within %.0f s", thread.name, timeout_s)
+                _UNFINISHED.append(thread)
         self._threads = []
+        _RUNNING.discard(self)
         hub.set_state(SessionState.STOPPED, "stopped")
+
+    def join_background(self, timeout_s: float | None = None) -> bool:
+        """Wait for an engine step left running by `stop(engine_grace_s=...)`; True when no
+        thread of this session runs any more."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in self._background:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._background = [thread for thread in self._background if thread.is_alive()]
+        return not self._background
+
+    def finish_input(self) -> None:
+        """Read no more input; the frames already read still reach the sinks, as at the end
+        of a file (`wait()` then returns True once they have)."""
+        self._hub.end_input.set()
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until the stream ends by itself (end of file, `max_frames`, fatal error).
@@ -249,8 +301,10 @@ class LiveSession:
         self._hub.paused = bool(paused)
 
     def set_source(self, source: Source | str) -> None:
-        """Switch the input; the capture thread closes the old one and opens this one."""
-        self._capture.switch_to(source)
+        """Switch the input; the capture thread closes the old one and opens this one within
+        one poll, even while the old one is failing and waiting to retry. A bad spec raises
+        `SourceError` here, on the caller's thread, and the current source goes on."""
+        self._capture.switch_to(resolve_source(source))
 
     def add_sink(self, sink: Sink | str) -> None:
         """Start writing to another sink (opened on the output thread)."""
@@ -287,6 +341,11 @@ class LiveSession:
     def fatal_error(self) -> Live2DiffError | None:
         """The error that ended the stream (bad model offline, engine bug), or None."""
         return self._hub.fatal_error
+
+    @property
+    def failed_sinks(self) -> list[str]:
+        """One message per output that failed (while writing or finalising), in order."""
+        return list(self._hub.failed_sinks)
 
     def latest_input(self) -> Frame | None:
         """The newest captured frame (for the input preview), or None."""

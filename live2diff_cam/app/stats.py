@@ -1,5 +1,9 @@
 """Stream statistics: frame rates, capture-to-sink latency percentiles, timings, drops.
 
+Latency is measured on stylized frames only (a pass-through frame shown while the model loads
+says nothing about the engine), and the output rate is averaged over a few seconds so a
+pipelined engine that emits in bursts reads as a steady figure.
+
 `StatsRecorder` is fed by the session's threads (thread-safe, fixed-size windows, no growth
 with stream length); `SessionStats` is the immutable snapshot handed to the CLI and the UI once
 a second. This module knows nothing about threads, engines or devices.
@@ -24,7 +28,9 @@ class SessionStats:
     """One snapshot. Times in milliseconds; None where nothing was measured yet.
 
     `delay_frames` is the engine's pipelining delay ((steps - 1) frames), already part of
-    the latency. `gpu_memory_mb` is the CUDA peak allocation, None without CUDA.
+    the latency. `gpu_memory_mb` is the CUDA peak allocation, None without CUDA. `compute` is
+    "cuda" or "cpu" once torch runs the engine, "" before. `source_name` is the source that
+    delivered the frames (set once it opened).
     """
 
     state: str
@@ -42,6 +48,18 @@ class SessionStats:
     engine_errors: int
     delay_frames: int
     gpu_memory_mb: float | None
+    compute: str = ""
+    source_name: str = ""
+    warmup_done: int = 0
+    warmup_total: int = 0
+
+    def warmup_eta_s(self) -> float | None:
+        """Seconds until the last warm-up frame at the measured step time (that last step,
+        which runs the whole window at once, takes longer); None when not known."""
+        if self.state != "warming up" or not self.warmup_total or self.engine_ms is None:
+            return None
+        left = max(self.warmup_total - 1 - self.warmup_done, 0)
+        return left * self.engine_ms / 1000
 
     def to_json(self) -> str:
         """One JSON object on one line (the `--stats-json` format)."""
@@ -68,8 +86,11 @@ class SessionStats:
 class RateMeter:
     """Events per second over the last `window_s` seconds (bounded memory)."""
 
-    def __init__(self, window_s: float = 1.0) -> None:
+    def __init__(self, window_s: float = 1.0, slow_window_s: float | None = None) -> None:
         self._window_ns = int(window_s * 1e9)
+        # A rate slower than the window (an engine at 0.1 FPS) is measured over the last few
+        # events within `slow_window_s` instead of reading 0 between them.
+        self._slow_window_ns = int((slow_window_s or window_s) * 1e9)
         self._times: deque[int] = deque(maxlen=1024)
         self._lock = threading.Lock()
         self._first_ns: int | None = None
@@ -86,13 +107,18 @@ class RateMeter:
     def rate(self, now_ns: int | None = None) -> float:
         now = time.perf_counter_ns() if now_ns is None else now_ns
         with self._lock:
-            while self._times and now - self._times[0] > self._window_ns:
+            keep_ns = max(self._window_ns, self._slow_window_ns)
+            while self._times and now - self._times[0] > keep_ns:
                 self._times.popleft()
             if self._first_ns is None:
                 return 0.0
+            recent = sum(1 for t in self._times if now - t <= self._window_ns)
+            if recent < _SLOW_EVENTS and len(self._times) > recent:
+                last = list(self._times)[-_SLOW_EVENTS:]
+                return len(last) * 1e9 / max(now - last[0], 1)
             # A meter younger than its window divides by its age, not by the whole window.
             span_ns = min(self._window_ns, max(now - self._first_ns, 1))
-            return len(self._times) * 1e9 / span_ns
+            return recent * 1e9 / span_ns
 
 
 class Window:
@@ -117,12 +143,17 @@ class Window:
             return float(np.percentile(np.fromiter(self._values, float), q))
 
 
+OUTPUT_RATE_WINDOW_S = 3.0  # long enough that a pipelined engine's bursts read as one rate
+SLOW_RATE_WINDOW_S = 60.0  # how far back a very slow output rate is still measured
+_SLOW_EVENTS = 3
+
+
 class StatsRecorder:
     """Collects what the session's threads measure; `snapshot()` makes a `SessionStats`."""
 
     def __init__(self) -> None:
         self.input = RateMeter()
-        self.output = RateMeter()
+        self.output = RateMeter(OUTPUT_RATE_WINDOW_S, SLOW_RATE_WINDOW_S)
         self.latency_ms = Window()
         self.engine_ms = Window()
         self.depth_ms = Window()
@@ -131,10 +162,12 @@ class StatsRecorder:
     def frame_in(self) -> None:
         self.input.tick()
 
-    def frame_out(self, capture_ns: int) -> None:
+    def frame_out(self, capture_ns: int, stylized: bool = True) -> None:
+        """A frame reached the sinks; only a stylized one counts towards the latency."""
         now = time.perf_counter_ns()
         self.output.tick(now)
-        self.latency_ms.add((now - capture_ns) / 1e6)
+        if stylized:
+            self.latency_ms.add((now - capture_ns) / 1e6)
 
     def snapshot(
         self,
@@ -144,6 +177,9 @@ class StatsRecorder:
         source_status: str,
         dropped_frames: int,
         delay_frames: int,
+        source_name: str = "",
+        warmup_done: int = 0,
+        warmup_total: int = 0,
     ) -> SessionStats:
         return SessionStats(
             state=state,
@@ -161,6 +197,10 @@ class StatsRecorder:
             engine_errors=self.engine_errors,
             delay_frames=delay_frames,
             gpu_memory_mb=gpu_memory_mb(),
+            compute=compute_device(),
+            source_name=source_name,
+            warmup_done=warmup_done,
+            warmup_total=warmup_total,
         )
 
 
@@ -174,6 +214,18 @@ def gpu_memory_mb() -> float | None:
         return round(cuda.max_memory_allocated() / 2**20, 1)
     except (AttributeError, RuntimeError):  # torch still importing on another thread
         return None
+
+
+def compute_device() -> str:
+    """ "cuda" or "cpu" once torch is loaded (the engine runs on CUDA when torch sees it), ""
+    while nothing has imported torch yet; never imports it."""
+    cuda = getattr(sys.modules.get("torch"), "cuda", None)
+    if cuda is None:
+        return ""
+    try:
+        return "cuda" if cuda.is_available() else "cpu"
+    except (AttributeError, RuntimeError):  # torch still importing on another thread
+        return ""
 
 
 def _round(value: float | None) -> float | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from live2diff_cam.engine.load_errors import shape_mismatch
 from live2diff_cam.engine.models import (
     EngineModel,
 )
@@ -138,9 +139,8 @@ def fuse_lora(
             if "PEFT" in str(err)
             else ("is it an SD1.5 LoRA?")
         )
-        raise ModelLoadError(
-            f"LoRA {path} does not fit this model ({first_line(err)}); {hint}"
-        ) from err
+        problem = shape_mismatch(err) or first_line(err)
+        raise ModelLoadError(f"LoRA {path} does not fit this model ({problem}); {hint}") from err
     adapted = _adapted_layers(model, adapter_name)
     if adapted != expected or adapted == 0:
         pipe.unload_lora_weights()

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from live2diff_cam.engine.load_errors import pickle_warning
+from live2diff_cam.engine.weights_check import check_finite
 from live2diff_cam.errors import ModelLoadError
 
 LCM_LORA_SD15 = "latent-consistency/lcm-lora-sdv1-5"
@@ -71,8 +73,10 @@ def read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
             # A real checkpoint that pickles classes fails on a global; noise on an opcode.
             if "Unsupported global" in str(err):
                 raise ModelLoadError(
-                    f"{path} holds Python objects besides tensors, which are not loaded for "
-                    f"safety; convert the {what} to .safetensors and load that"
+                    f"{path} holds Python objects besides tensors, so it was not loaded. PyTorch "
+                    f"warns: {pickle_warning(err)} A weights_only=False retry is not offered: "
+                    f"it would run that code. Convert the {what} to .safetensors on a machine "
+                    "you trust and load that"
                 ) from err
             raise ModelLoadError(
                 f"{path} is not a PyTorch checkpoint ({first_line(err)}); expected a {what} "
@@ -89,7 +93,7 @@ def read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
         raise ModelLoadError(f"{path} holds no tensor dictionary; expected a {what} file")
-    return state
+    return check_finite(state, path)
 
 
 def first_line(err: BaseException) -> str:

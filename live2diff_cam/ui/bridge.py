@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,6 +43,10 @@ BUSY_STATES = frozenset({STARTING, SessionState.LOADING.value, SessionState.WARM
 
 VCAM_SINK = "vcam"
 STOP_TIMEOUT_S = 60.0
+# Stop waits this long for an engine step; a longer one finishes in the background while the
+# window is already idle (joined before the app exits).
+ENGINE_GRACE_S = 1.0
+RECORD_FPS = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,18 @@ class StreamOptions:
     width: int = 512
     device: str = "auto"
     depth_model: str | None = None
+    lora: str | None = None  # a LoRA file used with `model` instead of the preset's
+    vae: str | None = None  # None: the model's own autoencoder; "taesd": the fast one
+    steps: int = 2
+    motion_module: str | None = None  # a local motion module file; None: the released one
 
     def __post_init__(self) -> None:
         if self.height <= 0 or self.width <= 0 or self.height % 8 or self.width % 8:
             raise ValueError(
                 f"Output size must be positive multiples of 8, got {self.width}x{self.height}."
             )
+        if not 1 <= self.steps <= 8:
+            raise ValueError(f"Steps must be between 1 and 8, got {self.steps}.")
 
 
 def _message(error: BaseException) -> str:
@@ -82,6 +93,7 @@ class SessionBridge(QObject):
         runningChanged(bool): a session was started (True) or has fully stopped (False).
         busyChanged(bool): the engine is loading / warming up (True) or not (False).
         sinkFailed(str): the session closed a sink the user switched on: "vcam" or "record".
+        recordingSaved(str, int, float): a recording was closed: (path, frames, seconds).
     """
 
     stateChanged = Signal(str, str)
@@ -90,6 +102,7 @@ class SessionBridge(QObject):
     runningChanged = Signal(bool)
     busyChanged = Signal(bool)
     sinkFailed = Signal(str)
+    recordingSaved = Signal(str, int, float)
 
     # Worker threads emit these with the session's generation; queued to the Qt thread, where
     # callbacks of a session already replaced are dropped.
@@ -98,6 +111,7 @@ class SessionBridge(QObject):
     _errorRelay = Signal(int, str)
     _startedRelay = Signal(int, bool, str)
     _stoppedRelay = Signal(int)
+    _recordRelay = Signal(str, int, float)
 
     def __init__(
         self,
@@ -114,9 +128,17 @@ class SessionBridge(QObject):
         self._busy = False
         self._workers: list[threading.Thread] = []
         self._sink_names: dict[str, str] = {}  # role ("vcam", "record") -> sink name
+        # Sessions stopped while an engine step was still running: joined before exit.
+        self._stopped: list[LiveSession] = []
+        self._starting: dict[int, threading.Thread] = {}  # id(session) -> its start worker
+        # The source asked for last, and the spec of the last one that delivered frames (what
+        # the app remembers: a source that failed to open is never saved).
+        self._asked_source: tuple[Source, str] | None = None
+        self.working_source = ""
 
         self.source_spec = ""
-        self.preset: Preset | None = None
+        self.preset: Preset | None = None  # the chosen style with the options' model
+        self._chosen_preset: Preset | None = None  # as chosen, before any model override
         self.prompt = ""
         self.negative_prompt = ""
         self.strength = 0.5
@@ -132,6 +154,7 @@ class SessionBridge(QObject):
         self._errorRelay.connect(self._on_error, queued)
         self._startedRelay.connect(self._on_started, queued)
         self._stoppedRelay.connect(self._on_stopped, queued)
+        self._recordRelay.connect(self.recordingSaved, queued)
 
     # -- what the window reads -----------------------------------------------------------------
 
@@ -187,7 +210,7 @@ class SessionBridge(QObject):
         session.on_error(lambda m: self._errorRelay.emit(generation, m))
         self._set_state(STARTING, "opening the source")
         self.runningChanged.emit(True)
-        self._spawn(self._start_worker, session, generation)
+        self._starting[id(session)] = self._spawn(self._start_worker, session, generation)
         return True
 
     def stop(self) -> None:
@@ -200,20 +223,37 @@ class SessionBridge(QObject):
         self._set_state(STOPPING, "stopping")
         self._spawn(self._stop_worker, session, self._generation)
 
-    def shutdown(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Stop now and wait (application exit): no worker outlives the window."""
+    def shutdown(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """Stop now and wait (application exit): no worker outlives the window.
+
+        Source and sinks close at once; an engine step still running gets up to `timeout_s`
+        to finish. False when one is still inside the engine after that: the caller must then
+        end the process without running interpreter shutdown (`os._exit`), since a thread
+        inside torch at interpreter exit aborts the process ("terminate called ...").
+        """
         session, self._session = self._session, None
         self._generation += 1
         if session is not None:
+            self._wait_started(session, timeout_s)
             try:
-                session.stop(timeout_s)
+                session.stop(timeout_s, engine_grace_s=ENGINE_GRACE_S)
             except Exception:  # closing must go on whatever failed
                 log.exception("stopping the session failed")
+            self._stopped.append(session)
+        deadline = time.monotonic() + timeout_s
         for worker in self._workers:
-            worker.join(timeout_s)
+            worker.join(max(0.0, deadline - time.monotonic()))
         self._workers = []
+        self._stopped = [
+            stopped
+            for stopped in self._stopped
+            if not stopped.join_background(max(0.0, deadline - time.monotonic()))
+        ]
+        if self._stopped:
+            log.warning("an engine step did not finish within %.0f s", timeout_s)
         self._set_busy(False)
         self._state = STOPPED
+        return not self._stopped
 
     def restart(self) -> None:
         """Stop and start again (a setting that only a new session can apply)."""
@@ -231,12 +271,21 @@ class SessionBridge(QObject):
     # -- live parameters -----------------------------------------------------------------------
 
     def set_source(self, spec: str) -> None:
+        """Use `spec` from now on; while streaming the switch happens within one poll, even
+        away from a source that is failing. A spec that cannot be parsed is reported."""
         self.source_spec = spec
         if self._session is not None:
-            self._call(lambda s: s.set_source(self._make_source(spec)))
+            try:
+                source = self._make_source(spec)
+            except Exception as error:
+                self.errorOccurred.emit(_message(error))
+                return
+            self._asked_source = (source, spec)
+            self._call(lambda s: s.set_source(source))
 
     def set_preset(self, preset: Preset) -> None:
         """Switch style; the slider takes the preset's strength (the window shows it)."""
+        self._chosen_preset = preset
         preset = self._with_overrides(preset)
         self.preset = preset
         self.strength = preset.strength
@@ -282,8 +331,23 @@ class SessionBridge(QObject):
         if session is not None:
             self._swap_sink(session, "vcam", VCAM_SINK if enabled else None)
 
+    def set_options(self, options: StreamOptions) -> None:
+        """New model / size / steps; a running stream restarts to apply them."""
+        if options == self.options:
+            return
+        self.options = options
+        chosen = self._chosen_preset
+        if chosen is not None:
+            # The chosen style with the new model; the user's strength and negative prompt stay.
+            self.preset = self._with_overrides(
+                dataclasses.replace(chosen, negative_prompt=self.negative_prompt)
+            )
+        self.restart()
+
     def set_recording(self, path: str | None) -> None:
-        """Record the output to `path` (a video file); None stops recording."""
+        """Record the output to `path` (a video file) at a constant RECORD_FPS from the latest
+        output frame, so it plays back in real time; None stops recording (then
+        recordingSaved says what was written)."""
         self.record_path = path
         session = self._session
         if session is not None:
@@ -293,7 +357,7 @@ class SessionBridge(QObject):
         """Close the sink playing `role` (if any) and open `spec` in its place (if given).
         Sinks are added after the session's own, on its output thread: a missing virtual
         camera driver becomes an error message instead of a failed start."""
-        from live2diff_cam.app.sinks import parse_sink_spec
+        from live2diff_cam.app.sinks import PacedSink, parse_sink_spec
 
         name = self._sink_names.pop(role, None)
         if name is not None:
@@ -301,7 +365,17 @@ class SessionBridge(QObject):
         if spec is None:
             return
         try:
-            sink = parse_sink_spec(spec)
+            sink = parse_sink_spec(spec, fps=RECORD_FPS)
+            if role == "record":
+                sink = PacedSink(
+                    sink,
+                    self.options.width,
+                    self.options.height,
+                    RECORD_FPS,
+                    on_closed=lambda _inner, frames, seconds, path=spec: self._recordRelay.emit(
+                        path, frames, seconds
+                    ),
+                )
         except Exception as error:
             self.errorOccurred.emit(_message(error))
             return
@@ -311,9 +385,12 @@ class SessionBridge(QObject):
     # -- internals -----------------------------------------------------------------------------
 
     def _with_overrides(self, preset: Preset) -> Preset:
-        if self.options.model is not None and preset.model != self.options.model:
+        options = self.options
+        if options.model is not None and (
+            preset.model != options.model or preset.lora != options.lora
+        ):
             # `--model` replaces the preset's weights; a LoRA made for those would not fit.
-            return dataclasses.replace(preset, model=self.options.model, lora=None)
+            return dataclasses.replace(preset, model=options.model, lora=options.lora)
         return preset
 
     def _build_session(self) -> LiveSession:
@@ -324,14 +401,19 @@ class SessionBridge(QObject):
             width=options.width,
             device=options.device,
             depth_model=options.depth_model,
+            vae=options.vae,
+            steps=options.steps,
+            motion_module=options.motion_module,
             seed=self.seed,
             strength=self.strength,
             depth_scale=self.depth_scale,
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
         )
+        source = self._make_source(self.source_spec)
+        self._asked_source = (source, self.source_spec)
         session = LiveSession(
-            self._make_source(self.source_spec),
+            source,
             [],
             request=request,
             preset=self.preset,
@@ -370,11 +452,19 @@ class SessionBridge(QObject):
         except Exception as error:  # shown to the user, the stream goes on
             self.errorOccurred.emit(_message(error))
 
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+    def _spawn(self, target: Callable[..., None], *args: object) -> threading.Thread:
         self._workers = [w for w in self._workers if w.is_alive()]
         worker = threading.Thread(target=target, args=args, name="l2d-ui-bridge", daemon=True)
         self._workers.append(worker)
         worker.start()
+        return worker
+
+    def _wait_started(self, session: LiveSession, timeout_s: float) -> None:
+        """Let a start still opening the source finish: a stop that came first would find no
+        threads to stop and leave the session running on its own."""
+        starter = self._starting.pop(id(session), None)
+        if starter is not None and starter is not threading.current_thread():
+            starter.join(timeout_s)
 
     def _start_worker(self, session: LiveSession, generation: int) -> None:
         try:
@@ -385,11 +475,15 @@ class SessionBridge(QObject):
             self._startedRelay.emit(generation, True, "")
 
     def _stop_worker(self, session: LiveSession, generation: int) -> None:
+        self._wait_started(session, STOP_TIMEOUT_S)
         try:
-            # Generous: an engine thread left inside torch at exit aborts the process.
-            session.stop(STOP_TIMEOUT_S)
+            # The engine gets a short grace: a step still running finishes in the background
+            # and `shutdown()` joins it before the app exits.
+            session.stop(STOP_TIMEOUT_S, engine_grace_s=ENGINE_GRACE_S)
         except Exception:  # the session is gone either way
             log.exception("stopping the session failed")
+        if not session.join_background(0):
+            self._stopped.append(session)
         self._stoppedRelay.emit(generation)
 
     def _set_state(self, state: str, message: str) -> None:
@@ -406,6 +500,8 @@ class SessionBridge(QObject):
     def _on_started(self, generation: int, ok: bool, message: str) -> None:
         if generation != self._generation:
             return
+        if ok and self._asked_source is not None:
+            self.working_source = self._asked_source[1]  # it opened: worth remembering
         if not ok:
             self._session = None
             self._set_state(STOPPED, message)
@@ -433,8 +529,12 @@ class SessionBridge(QObject):
 
     @Slot(int, object)
     def _on_stats(self, generation: int, stats: SessionStats) -> None:
-        if generation == self._generation:
-            self.statsUpdated.emit(stats)
+        if generation != self._generation:
+            return
+        asked = self._asked_source
+        if asked is not None and stats.source_status == "ok" and stats.source_name == asked[0].name:
+            self.working_source = asked[1]
+        self.statsUpdated.emit(stats)
 
     @Slot(int, str)
     def _on_error(self, generation: int, message: str) -> None:

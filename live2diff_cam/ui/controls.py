@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -22,6 +23,8 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPixmap,
+    QResizeEvent,
+    QScreen,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -89,6 +92,9 @@ class StyleControls(QGroupBox):
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setToolTip("Noise seed: the same seed gives the same look")
         self.seed_spin.setKeyboardTracking(False)
+        self.seed_spin.setMinimumWidth(90)  # ten digits fit; the hint would widen the sidebar
+        for slider in (self.style_slider, self.structure_slider):
+            slider.setMinimumWidth(60)
         roll = QToolButton(objectName="seedRoll", text="Roll")
         roll.setToolTip("Pick a new random seed")
         self._style_value = _value_label()
@@ -240,6 +246,10 @@ def _card_icon(title: str, index: int, size: int = 56) -> QIcon:
     return QIcon(pixmap)
 
 
+TILE_MIN_WIDTH = 92
+TILE_HEIGHT = 108  # icon + two lines of name
+
+
 class PresetGallery(QListWidget):
     """A grid of preset tiles; one is selected at a time.
 
@@ -257,7 +267,7 @@ class PresetGallery(QListWidget):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setIconSize(QSize(56, 56))
-        self.setGridSize(QSize(104, 96))
+        self.setGridSize(QSize(TILE_MIN_WIDTH, TILE_HEIGHT))
         self.setWordWrap(True)
         self.setUniformItemSizes(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -270,13 +280,21 @@ class PresetGallery(QListWidget):
         for index, card in enumerate(cards):
             item = QListWidgetItem(_card_icon(card.title, index), card.title)
             item.setData(Qt.ItemDataRole.UserRole, card.name)
-            item.setToolTip(card.description or card.title)
+            # The full name always: a long one wraps in the tile and may still be cut.
+            item.setToolTip(f"{card.title}: {card.description}" if card.description else card.title)
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             self.addItem(item)
         self.blockSignals(False)
 
     def names(self) -> list[str]:
         return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Tiles share the whole width (no ragged gap at the right of the sidebar).
+        width = self.viewport().width() - 2
+        columns = max(1, width // TILE_MIN_WIDTH)
+        self.setGridSize(QSize(max(TILE_MIN_WIDTH, width // columns), TILE_HEIGHT))
+        super().resizeEvent(event)
 
     def current_name(self) -> str | None:
         item = self.currentItem()
@@ -305,46 +323,70 @@ class PresetGallery(QListWidget):
 
 
 class RegionPicker(QWidget):
-    """A translucent full-screen overlay: drag a rectangle to choose a screen region.
+    """Choose a screen region by dragging over a frozen screenshot of that screen.
 
-    Esc cancels. The rectangle is in the overlay's (= the screen's) device-independent pixels.
+    The screenshot is taken when the picker opens, so what is under the picker is what the
+    user sees; outside the selection it is dimmed. The region is exact: a 400x260 drag gives
+    400x260 (times the screen's device pixel ratio, since capture works in device pixels),
+    offset by the screen's position. Esc or a click without a drag cancels.
 
     Signals:
-        regionPicked(QRect): the chosen region, at least 16x16.
+        regionPicked(QRect): the chosen region in device pixels, at least 16x16.
         cancelled(): Esc or a click without a drag.
     """
 
     regionPicked = Signal(QRect)
     cancelled = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, screenshot: QPixmap, origin: QPoint, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="regionPicker")
         self.setWindowFlags(
             Qt.WindowType.FramelessWindowHint
             | Qt.WindowType.WindowStaysOnTopHint
             | Qt.WindowType.Tool
         )
-        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self._origin = None
+        self._screenshot = screenshot
+        self._screen_origin = origin  # the screen's top-left in device pixels
+        self._origin: QPoint | None = None
         self._rect = QRect()
+
+    @classmethod
+    def for_screen(cls, screen: QScreen) -> RegionPicker:
+        """A picker covering `screen`, over a screenshot of it taken now."""
+        picker = cls(screen.grabWindow(0), _device_origin(screen))
+        picker.setGeometry(screen.geometry())
+        return picker
+
+    def selection(self) -> QRect:
+        """The selection in the picker's own (logical) pixels."""
+        return QRect(self._rect)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self._origin = event.position().toPoint()
-        self._rect = QRect(self._origin, self._origin)
+        self._rect = QRect(self._origin, QSize(0, 0))
         self.update()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._origin is not None:
-            self._rect = QRect(self._origin, event.position().toPoint()).normalized()
+            self._rect = _span(self._origin, event.position().toPoint())
             self.update()
 
-    def mouseReleaseEvent(self, _event: QMouseEvent) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._origin is not None:
+            self._rect = _span(self._origin, event.position().toPoint())
         rect, self._origin = self._rect, None
         self.close()
-        if rect.width() >= 16 and rect.height() >= 16:
-            self.regionPicked.emit(rect.translated(self.geometry().topLeft()))
+        ratio = self.devicePixelRatioF()
+        device = QRect(
+            self._screen_origin.x() + round(rect.x() * ratio),
+            self._screen_origin.y() + round(rect.y() * ratio),
+            round(rect.width() * ratio),
+            round(rect.height() * ratio),
+        )
+        if device.width() >= 16 and device.height() >= 16:
+            self.regionPicked.emit(device)
         else:
             self.cancelled.emit()
 
@@ -355,23 +397,46 @@ class RegionPicker(QWidget):
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(0, 0, 0, 110))
-        if not self._rect.isNull():
-            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
-            painter.fillRect(self._rect, Qt.GlobalColor.transparent)
-            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+        painter.drawPixmap(self.rect(), self._screenshot)
+        dim = QColor(0, 0, 0, 140)
+        whole = self.rect()
+        if self._rect.isEmpty():
+            painter.fillRect(whole, dim)
+        else:
+            # Dim the four bands around the selection; the selection keeps the real picture.
+            sel = self._rect
+            painter.fillRect(QRect(0, 0, whole.width(), sel.top()), dim)
+            painter.fillRect(QRect(0, sel.bottom() + 1, whole.width(), whole.height()), dim)
+            painter.fillRect(QRect(0, sel.top(), sel.left(), sel.height()), dim)
+            painter.fillRect(QRect(sel.right() + 1, sel.top(), whole.width(), sel.height()), dim)
             painter.setPen(QColor(theme.ACCENT))
-            painter.drawRect(self._rect)
+            painter.drawRect(sel.adjusted(0, 0, -1, -1))
+            ratio = self.devicePixelRatioF()
+            size = f"{round(sel.width() * ratio)} x {round(sel.height() * ratio)}"
+            painter.setPen(QColor("white"))
+            painter.drawText(sel.adjusted(6, 4, 0, 0), Qt.AlignmentFlag.AlignLeft, size)
         painter.setPen(QColor("white"))
         painter.drawText(
-            self.rect().adjusted(0, 20, 0, 0),
+            whole.adjusted(0, 20, 0, 0),
             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-            "Drag to choose a region - Esc cancels",
+            "Drag to choose the region to capture  -  Esc cancels",
         )
         painter.end()
 
 
-# (kind shown in the picker, what the detail field holds)
+def _span(start: QPoint, end: QPoint) -> QRect:
+    """The rectangle a drag from `start` to `end` covers: width = |dx|, not |dx| + 1."""
+    left, top = min(start.x(), end.x()), min(start.y(), end.y())
+    return QRect(left, top, abs(end.x() - start.x()), abs(end.y() - start.y()))
+
+
+def _device_origin(screen: QScreen) -> QPoint:
+    geometry = screen.geometry()
+    ratio = screen.devicePixelRatio()
+    return QPoint(round(geometry.x() * ratio), round(geometry.y() * ratio))
+
+
+# (kind shown in the picker, title, what the detail field holds)
 SOURCE_KINDS: tuple[tuple[str, str, str], ...] = (
     ("camera", "Camera", "camera index, e.g. 0"),
     ("screen", "Screen", "monitor number, e.g. 1"),
@@ -379,19 +444,44 @@ SOURCE_KINDS: tuple[tuple[str, str, str], ...] = (
     ("window", "Window", "part of the window title"),
     ("file", "Video file", "path to a video file"),
 )
+LISTED_KINDS = ("camera", "screen", "window")  # filled from the device lists
+
+
+def device_items(report: dict) -> dict[str, list[tuple[str, str]]]:
+    """(title, detail) per listed kind, from `live2diff_cam.app.devices.collect()`'s report, so
+    the drop-downs show what `live2diff-cam devices` prints. Virtual cameras (outputs such
+    as our own) are left out of the cameras."""
+    return {
+        "camera": [
+            (f"{cam['name']} (camera {cam['index']})", str(cam["index"]))
+            for cam in report.get("cameras", [])
+            if not cam.get("virtual")
+        ],
+        "screen": [
+            (f"Monitor {mon['index']}: {mon['width']} x {mon['height']}", str(mon["index"]))
+            for mon in report.get("monitors", [])
+        ],
+        "window": [(win["title"], win["title"]) for win in report.get("windows", [])],
+    }
 
 
 class SourcePicker(QGroupBox):
     """Chooses the input: a kind (camera, screen, region, window, file) plus its detail.
 
+    Cameras, monitors and windows come from drop-downs filled by `set_devices()` (Refresh asks
+    again through `refreshRequested`); a region is picked on screen; a file is browsed for.
     It emits specs in the app's grammar (`live2diff_cam.app.sources.parse_source_spec`):
     `camera:0`, `screen:1`, `screen:10,20,640,480` (a region), `window:Zoom`, `file:/clip.mkv`.
 
     Signals:
         sourceChosen(str): the user confirmed a source spec.
+        problemFound(str): what the user typed cannot be a source (e.g. file not found).
+        refreshRequested(): the user wants the device lists again.
     """
 
     sourceChosen = Signal(str)
+    problemFound = Signal(str)
+    refreshRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Source", parent)
@@ -401,30 +491,67 @@ class SourcePicker(QGroupBox):
             self.kind_combo.setItemData(
                 self.kind_combo.count() - 1, hint, Qt.ItemDataRole.ToolTipRole
             )
-        self.detail_edit = QLineEdit(objectName="sourceDetail")
+        self.detail_combo = QComboBox(objectName="sourceDetail")
+        self.detail_combo.setEditable(True)
+        self.detail_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.detail_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.detail_combo.setMinimumContentsLength(10)
+        self.refresh_button = QToolButton(objectName="sourceRefresh", text="Refresh")
+        self.refresh_button.setToolTip("List the cameras, monitors and windows again")
         self.browse_button = QPushButton("Browse", objectName="sourceBrowse")
         self.pick_button = QPushButton("Pick", objectName="sourcePickRegion")
+        self.pick_button.setToolTip("Drag a rectangle over a screenshot of the screen")
         row = QHBoxLayout()
-        row.addWidget(self.detail_edit, 1)
+        row.addWidget(self.detail_combo, 1)
+        row.addWidget(self.refresh_button)
         row.addWidget(self.browse_button)
         row.addWidget(self.pick_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.kind_combo)
         layout.addLayout(row)
+        self._items: dict[str, list[tuple[str, str]]] = {kind: [] for kind in LISTED_KINDS}
         self._picker: RegionPicker | None = None
         self.kind_combo.currentIndexChanged.connect(self._on_kind)
-        self.detail_edit.editingFinished.connect(self._emit)
+        self.detail_combo.activated.connect(lambda _index: self._emit())
+        line_edit = self.detail_combo.lineEdit()
+        assert line_edit is not None
+        line_edit.returnPressed.connect(self._emit)
+        self.refresh_button.clicked.connect(self.refreshRequested)
         self.browse_button.clicked.connect(self._browse)
         self.pick_button.clicked.connect(self._pick_region)
         self._on_kind(self.kind_combo.currentIndex(), emit=False)
 
+    @property
+    def detail_edit(self) -> QLineEdit:
+        """The detail's text field (typing a camera index or a path still works)."""
+        edit = self.detail_combo.lineEdit()
+        assert edit is not None
+        return edit
+
     def kind(self) -> str:
         return str(self.kind_combo.currentData())
 
+    def detail(self) -> str:
+        text = self.detail_combo.currentText().strip()
+        index = self.detail_combo.currentIndex()
+        if index >= 0 and self.detail_combo.itemText(index) == text:
+            return str(self.detail_combo.itemData(index))
+        return text
+
     def spec(self) -> str:
-        kind, detail = self.kind(), self.detail_edit.text().strip()
+        kind, detail = self.kind(), self.detail()
         scheme = "screen" if kind == "region" else kind
         return f"{scheme}:{detail}" if detail else scheme
+
+    def set_devices(self, items: dict[str, list[tuple[str, str]]]) -> None:
+        """New drop-down contents per kind ((title, detail) pairs); the choice is kept."""
+        for kind in LISTED_KINDS:
+            self._items[kind] = list(items.get(kind, []))
+        detail = self.detail()
+        self._fill(self.kind())
+        self._show_detail(detail)
 
     def set_spec(self, spec: str) -> None:
         """Show `spec` (the app's grammar; a bare path means a file) without emitting."""
@@ -443,23 +570,50 @@ class SourcePicker(QGroupBox):
         self.kind_combo.setCurrentIndex(kinds.index(kind))
         self.kind_combo.blockSignals(False)
         self._on_kind(self.kind_combo.currentIndex(), emit=False)
-        self.detail_edit.setText(detail)
+        self._show_detail(detail)
+
+    def _fill(self, kind: str) -> None:
+        self.detail_combo.blockSignals(True)
+        self.detail_combo.clear()
+        for title, detail in self._items.get(kind, []):
+            self.detail_combo.addItem(title, detail)
+            self.detail_combo.setItemData(
+                self.detail_combo.count() - 1, title, Qt.ItemDataRole.ToolTipRole
+            )
+        self.detail_combo.blockSignals(False)
+
+    def _show_detail(self, detail: str) -> None:
+        self.detail_combo.blockSignals(True)
+        index = self.detail_combo.findData(detail)
+        if index >= 0:
+            self.detail_combo.setCurrentIndex(index)
+        else:
+            self.detail_combo.setCurrentIndex(-1)
+            self.detail_combo.setEditText(detail)
+        self.detail_combo.blockSignals(False)
 
     def _on_kind(self, index: int, emit: bool = True) -> None:
         kind, _, hint = SOURCE_KINDS[index]
+        self._fill(kind)
         self.detail_edit.setPlaceholderText(hint)
         self.browse_button.setVisible(kind == "file")
         self.pick_button.setVisible(kind == "region")
-        defaults = {"camera": "0", "screen": "1"}
-        if kind in defaults:
-            self.detail_edit.setText(defaults[kind])
-        elif emit:
-            self.detail_edit.clear()
-        if emit and self.detail_edit.text():
+        self.refresh_button.setVisible(kind in LISTED_KINDS)
+        if self.detail_combo.count():
+            self.detail_combo.setCurrentIndex(0)
+        elif kind in ("camera", "screen"):
+            self.detail_combo.setEditText({"camera": "0", "screen": "1"}[kind])
+        else:
+            self.detail_combo.setEditText("")
+        if emit and self.detail():
             self._emit()
 
     def _emit(self) -> None:
-        if self.detail_edit.text().strip() or self.kind() in ("camera", "screen"):
+        detail = self.detail()
+        if self.kind() == "file" and detail and not Path(detail).expanduser().is_file():
+            self.problemFound.emit(f"file not found: {detail}")
+            return
+        if detail or self.kind() in ("camera", "screen"):
             self.sourceChosen.emit(self.spec())
 
     def _browse(self) -> None:
@@ -467,18 +621,18 @@ class SourcePicker(QGroupBox):
             self, "Choose a video", "", "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.gif);;All (*)"
         )
         if path:
-            self.detail_edit.setText(path)
+            self.detail_combo.setEditText(path)
             self._emit()
 
     def _pick_region(self) -> None:
         screen = self.screen()
-        self._picker = RegionPicker()
-        self._picker.setGeometry(screen.geometry())
+        self._picker = RegionPicker.for_screen(screen)
         self._picker.regionPicked.connect(self._on_region)
         self._picker.show()
+        self._picker.activateWindow()
 
     def _on_region(self, rect: QRect) -> None:
-        self.detail_edit.setText(f"{rect.x()},{rect.y()},{rect.width()},{rect.height()}")
+        self.detail_combo.setEditText(f"{rect.x()},{rect.y()},{rect.width()},{rect.height()}")
         self._emit()
 
 

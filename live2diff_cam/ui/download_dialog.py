@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -92,14 +92,17 @@ class DownloadWorker(QObject):
 
 
 def _readable(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
+    """One complete message: the library's first line (its own advice dropped, so no sentence
+    is said twice) and what the user can do instead."""
+    text = str(error).strip() or type(error).__name__
     if type(error).__module__.startswith(("huggingface_hub", "requests", "httpx", "urllib3")) or (
         isinstance(error, OSError) and "connect" in text.lower()
     ):
+        reason = text.splitlines()[0].removeprefix("Got: ").rstrip(".")
         return (
-            f"The models could not be downloaded: {text}. Check the internet connection (or a "
-            "proxy in HTTPS_PROXY), or fetch them elsewhere with `live2diff-cam download` and "
-            "copy the Hugging Face cache."
+            f"The models could not be downloaded ({reason}). Connect to the internet (or set "
+            "HTTPS_PROXY, or HF_ENDPOINT for a mirror) and try again, or use files you already "
+            "have, or try the test model."
         )
     return text
 
@@ -176,9 +179,6 @@ class DownloadDialog(QDialog):
         if not self._thread.isRunning() and not self._thread.isFinished():
             self._thread.start()
 
-    def is_running(self) -> bool:
-        return self._thread.isRunning()
-
     @Slot(object)
     def _on_progress(self, report: DownloadProgress) -> None:
         now = time.monotonic()
@@ -220,9 +220,14 @@ class DownloadDialog(QDialog):
     def _on_failed(self, message: str) -> None:
         self.error_message = message
         self._heading.setText("Download failed.")
+        # The bar stops: a busy animation next to a failure reads as "still trying".
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
         self.bytes_label.setText(message)
         self.bytes_label.setWordWrap(True)
+        self.bytes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.speed_label.clear()
+        self.adjustSize()  # the whole message, never clipped
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
         self.buttons.setEnabled(True)
 
@@ -252,34 +257,84 @@ class DownloadDialog(QDialog):
 
 
 # Models built in code: nothing to download.
-_BUILT_IN_MODELS = frozenset({"tiny", "sd15-random"})
+BUILT_IN_MODELS = frozenset({"tiny", "sd15-random"})
 
 
-def _hub_ids(preset: object) -> list[str]:
-    """The hub repositories a preset names (model, LoRA); local paths and built-ins excluded."""
+@dataclass(frozen=True)
+class NeededModel:
+    """One download a choice of model needs: what, how big, from where, and whether it is in
+    the cache already."""
+
+    name: str
+    repo_id: str
+    description: str
+    size: str
+    cached: bool
+
+    @property
+    def url(self) -> str:
+        return f"https://huggingface.co/{self.repo_id}"
+
+
+def _is_hub_id(name: str) -> bool:
     from pathlib import Path
 
-    ids = []
-    for name in (getattr(preset, "model", None), getattr(preset, "lora", None)):
-        if not name or name in _BUILT_IN_MODELS or Path(name).expanduser().exists():
-            continue
-        if name.count("/") == 1 and all(name.split("/")):
-            ids.append(name)
-    return ids
+    return name.count("/") == 1 and all(name.split("/")) and not Path(name).expanduser().exists()
 
 
-def missing_models_downloader(preset: object) -> Downloader | None:
-    """A `Downloader` for the preset's hub models missing from the Hugging Face cache, or None
-    when everything is cached (or built in). Uses the app's model list for what to fetch."""
+def needed_models(
+    model: str | None,
+    lora: str | None = None,
+    vae: str | None = None,
+    depth_model: str | None = None,
+    motion_module: str | None = None,
+) -> list[NeededModel]:
+    """Everything the engine fetches from the hub for this choice: the model and LoRA when they
+    are hub ids, and for any Stable Diffusion model the LCM-LoRA and the Live2Diff motion
+    module (unless `motion_module` names a local file), plus TAESD and the depth model when
+    chosen. Built-ins and local files need none.
+    Only looks at the cache: nothing is downloaded here."""
     from live2diff_cam.app import download
     from live2diff_cam.errors import ModelLoadError
 
-    missing = []
-    for model in download.resolve(_hub_ids(preset)):
+    if not model or model in BUILT_IN_MODELS:
+        return []
+    names = [name for name in (model, lora) if name and _is_hub_id(name)]
+    names.append("lcm-lora")
+    if not motion_module:  # a local motion module file replaces the released one
+        names.append("live2diff")
+    if vae == "taesd":
+        names.append("taesd")
+    if depth_model and (depth_model == "depth" or _is_hub_id(depth_model)):
+        names.append(depth_model)
+    by_repo = {known.repo_id: known.name for known in download.KNOWN_MODELS.values()}
+    needed = []
+    for known in download.resolve([by_repo.get(name, name) for name in names]):
         try:
-            download.fetch(model, local_only=True)
+            download.fetch(known, local_only=True)
+            cached = True
         except ModelLoadError:
-            missing.append(model)
+            cached = False
+        needed.append(NeededModel(known.name, known.repo_id, known.description, known.size, cached))
+    return needed
+
+
+def hub_cache_folder() -> str:
+    """Where downloads go: the Hugging Face cache (HF_HOME / HF_HUB_CACHE move it)."""
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def downloader_for(models: list[NeededModel]) -> Downloader | None:
+    """A `Downloader` for those of `models` not cached yet; None when all are."""
+    from live2diff_cam.app import download
+
+    missing = [
+        known
+        for known in download.resolve([m.name for m in models if not m.cached])
+        if known.name in {m.name for m in models}
+    ]
     if not missing:
         return None
 
@@ -294,6 +349,13 @@ def missing_models_downloader(preset: object) -> Downloader | None:
             )
 
     return run
+
+
+def missing_models_downloader(preset: object) -> Downloader | None:
+    """A `Downloader` for what the preset's model needs and the cache lacks, or None when
+    everything is cached (or built in)."""
+    lora = getattr(preset, "lora", None)
+    return downloader_for(needed_models(getattr(preset, "model", None), lora))
 
 
 def _progress_bar_class(

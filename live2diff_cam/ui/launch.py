@@ -1,8 +1,10 @@
-"""`live2diff-cam gui`: open the desktop window, already streaming.
+"""`live2diff-cam gui`: open the desktop window.
 
-Owns the command's flags, the display check (a clear line instead of a Qt abort where there
-is no display), building the QApplication, window and bridge, and the `--screenshot` /
-`--quit-after` exit used for docs and smoke tests. Remembered values come from and go to the
+Owns the command's flags, the display checks (a clear line instead of a Qt abort where there
+is no display or the system lacks a library Qt's X11 plugin needs), building the QApplication,
+window and bridge, and the `--screenshot` / `--quit-after` exit used for docs and smoke tests.
+On the first start the window opens on its set-up page and starts nothing; later starts stream
+at once unless the style's models are missing. Remembered values come from and go to the
 app's settings; nothing here runs model code.
 """
 
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,8 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source", default=None, help="camera:N, screen[:N|X,Y,W,H], window:TITLE or a file"
     )
-    parser.add_argument("--height", type=int, default=512, help="output height in pixels")
-    parser.add_argument("--width", type=int, default=512, help="output width in pixels")
+    parser.add_argument(
+        "--height", type=int, default=None, help="output height in pixels (default: remembered)"
+    )
+    parser.add_argument(
+        "--width", type=int, default=None, help="output width in pixels (default: remembered)"
+    )
     parser.add_argument("--device", default="auto", help="cuda, cpu or auto")
     parser.add_argument(
         "--no-start", action="store_true", help="open the window without starting the stream"
@@ -61,9 +69,57 @@ def has_display(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool
     return any(environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
+def _ldd(path: Path) -> str:
+    try:
+        return subprocess.run(
+            ["ldd", str(path)], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""  # no ldd: let Qt try, it says what it misses itself
+
+
+def apt_package(library: str) -> str:
+    """The Debian/Ubuntu package of a shared library: libxcb-cursor.so.0 -> libxcb-cursor0,
+    libxkbcommon-x11.so.0 -> libxkbcommon-x11-0 (a dash when the name ends in a digit)."""
+    name, _, version = library.partition(".so")
+    version = version.lstrip(".").split(".")[0]
+    joiner = "-" if name[-1:].isdigit() and version else ""
+    return f"{name}{joiner}{version}".lower()
+
+
+def missing_qt_libraries(ldd: Callable[[Path], str] = _ldd) -> list[str]:
+    """System libraries Qt's X11 plugin needs and cannot find (Linux, X11 only): without
+    them Qt aborts the process (exit 134) instead of saying what to install."""
+    if not sys.platform.startswith("linux"):
+        return []
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return []
+    if not platform and not os.environ.get("DISPLAY"):
+        return []
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.is_file():
+        return []
+    return sorted(set(re.findall(r"^\s*(\S+\.so[.\d]*) => not found", ldd(plugin), re.M)))
+
+
+def missing_libraries_message(libraries: list[str]) -> str:
+    packages = " ".join(dict.fromkeys(apt_package(lib) for lib in libraries))
+    return (
+        f"live2diff-cam: Qt cannot open a window: missing system libraries "
+        f"{', '.join(libraries)}. Install them with: sudo apt install {packages}"
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     if not has_display():
         print(HEADLESS_MESSAGE, file=sys.stderr)
+        return 1
+    missing = missing_qt_libraries()
+    if missing:
+        print(missing_libraries_message(missing), file=sys.stderr)
         return 1
     if args.quit_after is not None and args.quit_after <= 0:
         print("live2diff-cam: error: --quit-after must be positive seconds.", file=sys.stderr)
@@ -73,16 +129,17 @@ def main(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from live2diff_cam.app import settings as app_settings
+    from live2diff_cam.app.devices import collect
     from live2diff_cam.app.presets import load_presets
+    from live2diff_cam.app.sinks import virtual_camera_status
     from live2diff_cam.ui import theme
     from live2diff_cam.ui.bridge import SessionBridge, StreamOptions
-    from live2diff_cam.ui.download_dialog import missing_models_downloader
+    from live2diff_cam.ui.download_dialog import needed_models
     from live2diff_cam.ui.main_window import MainWindow
 
     try:
-        options = StreamOptions(
-            model=args.model, height=args.height, width=args.width, device=args.device
-        )
+        # Validates the flags before any window opens; the window adds the remembered choice.
+        StreamOptions(height=args.height or 512, width=args.width or 512)
     except ValueError as error:
         print(f"live2diff-cam: error: {error}", file=sys.stderr)
         return 2
@@ -111,11 +168,22 @@ def main(args: argparse.Namespace) -> int:
         settings = settings.with_changes(preset=args.preset)
     if args.source is not None:
         settings = settings.with_changes(source=args.source)
+    if args.model is not None:
+        settings = settings.with_changes(model=args.model)
+    if args.height is not None or args.width is not None:
+        width, _, height = settings.resolution.partition("x")
+        settings = settings.with_changes(
+            resolution=f"{args.width or width}x{args.height or height}"
+        )
+    first_run = not settings.setup_done and not args.model
     window = MainWindow(
-        SessionBridge(options),
+        SessionBridge(StreamOptions(device=args.device)),
         presets,
         settings,
-        model_check=missing_models_downloader,
+        needs_check=needed_models,
+        first_run=first_run,
+        device_lister=lambda: collect(max_cameras=10),
+        vcam_status=virtual_camera_status,
         save_settings=lambda chosen: app_settings.save_settings(chosen),
     )
     if settings_problem is not None:
@@ -124,7 +192,7 @@ def main(args: argparse.Namespace) -> int:
     control = _serve_control(window, presets, args.control_port, settings.control_port)
     window.show()
     outcome = {"code": 0}
-    if not args.no_start:
+    if not args.no_start and not first_run:
         QTimer.singleShot(0, window.start_streaming)
     if args.quit_after is not None:
 
@@ -141,6 +209,12 @@ def main(args: argparse.Namespace) -> int:
     app.exec()
     if control is not None:
         control.close()
+    if window.engine_still_running:
+        # Settings are saved and devices closed; only an engine step is left, inside torch.
+        # Interpreter shutdown would abort on it ("terminate called ..."): end here instead.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(outcome["code"])
     window.deleteLater()
     return outcome["code"]
 

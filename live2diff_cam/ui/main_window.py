@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QIcon, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, QEvent, QRect, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QIcon,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
+    QBoxLayout,
+    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -24,6 +35,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QStackedWidget,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -41,16 +54,34 @@ from live2diff_cam.ui.controls import (
     SourcePicker,
     StyleControls,
     TransportBar,
+    device_items,
 )
-from live2diff_cam.ui.download_dialog import DownloadDialog, Downloader
+from live2diff_cam.ui.download_dialog import DownloadDialog, NeededModel, downloader_for
+from live2diff_cam.ui.first_run import FirstRunPage, OwnFiles
+from live2diff_cam.ui.model_picker import (
+    TEST_MODEL,
+    ModelChoice,
+    ModelPicker,
+    cuda_present,
+)
 from live2diff_cam.ui.previews import PreviewPump, PreviewWidget
 from live2diff_cam.ui.tray import TrayController
+from live2diff_cam.ui.vcam_dialog import VcamStatus, VirtualCameraSetupDialog
 
-# model check: preset -> a Downloader for what is missing, or None when all is on disk.
-ModelCheck = Callable[[Preset], Downloader | None]
+# needs check: (model, lora, vae, depth model, motion module) -> the downloads that choice
+# needs, each marked cached or not (`download_dialog.needed_models`); only looks at the cache.
+NeedsCheck = Callable[[str, str | None, str | None, str | None, str | None], list[NeededModel]]
+# device lister: () -> the report of `live2diff-cam devices` (`app.devices.collect`).
+DeviceLister = Callable[[], dict]
 
-BANNER_CHARS = 240
 SHUTDOWN_TIMEOUT_S = 60.0
+MIN_WIDTH = 720  # the smallest window that still shows both previews and the sidebar
+SIDEBAR_WIDTH = 320
+MODE_STATUS = {
+    "bypass": "Bypass: the output shows the input as it is",
+    "freeze": "Freeze: the output holds the last frame",
+    "privacy": "Privacy: the output shows a 'Camera paused' card",
+}
 
 SHORTCUTS: dict[str, str] = {
     "start_stop": "Ctrl+Return",
@@ -64,12 +95,44 @@ SHORTCUTS: dict[str, str] = {
 }
 
 
+class WrappingRow(QWidget):
+    """Two parts side by side, or one above the other when the row is too narrow for both, so
+    a small window keeps every button visible instead of forcing its own width up."""
+
+    def __init__(self, first: QWidget, second: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._parts = (first, second)
+        self._layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addWidget(first, 1)
+        self._layout.addWidget(second)
+
+    def minimumSizeHint(self) -> QSize:
+        first, second = (part.minimumSizeHint() for part in self._parts)
+        return QSize(max(first.width(), second.width()), first.height() + second.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        needed = sum(part.sizeHint().width() for part in self._parts) + self._layout.spacing()
+        direction = (
+            QBoxLayout.Direction.LeftToRight
+            if event.size().width() >= needed
+            else QBoxLayout.Direction.TopToBottom
+        )
+        if self._layout.direction() != direction:
+            self._layout.setDirection(direction)
+        super().resizeEvent(event)
+
+
 class MainWindow(QMainWindow):
     """Input and output previews, source / preset / prompt / style controls, status bar.
 
-    `presets`: name -> Preset in gallery order. `model_check` decides whether a preset's models
-    must be downloaded first (None: never). `save_settings` is called with the window's
-    app `Settings` on quit. `tray_available` overrides the platform's answer (tests).
+    `presets`: name -> Preset in gallery order. `needs_check` lists the downloads a model
+    choice needs (None: nothing is ever downloaded); when some are missing, Start shows the
+    set-up page, which asks before anything is downloaded. `first_run`: open on that page
+    (nothing captured before the user chooses). `device_lister` fills the source drop-downs,
+    `vcam_status` says whether a virtual camera is ready, `has_cuda` whether a CUDA GPU is
+    there (None: ask the system). `save_settings` is called with the window's app `Settings`
+    on quit. `tray_available` overrides the platform's answer (tests).
 
     Signals:
         settingsChanged(object): the app `Settings` to remember (emitted on quit).
@@ -87,7 +150,11 @@ class MainWindow(QMainWindow):
         presets: Mapping[str, Preset],
         settings: Settings | None = None,
         *,
-        model_check: ModelCheck | None = None,
+        needs_check: NeedsCheck | None = None,
+        first_run: bool = False,
+        device_lister: DeviceLister | None = None,
+        vcam_status: VcamStatus | None = None,
+        has_cuda: bool | None = None,
         save_settings: Callable[[Settings], None] | None = None,
         tray_available: bool | None = None,
         icon: QIcon | None = None,
@@ -98,13 +165,23 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         bridge.setParent(self)
         self._presets = dict(presets)
-        self._model_check = model_check
+        self._needs_check = needs_check
+        self._device_lister = device_lister
+        self._vcam_status = vcam_status
+        self._has_cuda = cuda_present() if has_cuda is None else has_cuda
         self._save_settings = save_settings
         self._quitting = False
         self._download: DownloadDialog | None = None
+        self._setup_done = not first_run
+        self._record_started = 0.0
+        self._fitted = False
+        self.engine_still_running = False  # set on quit: an engine step outlived the wait
         self.last_error: str | None = None
-        # Asked when closing while streaming and no tray exists; tests replace it.
+        self.last_saved: tuple[str, int, float] | None = None
+        # Asked when closing while streaming and no tray exists; tests replace them.
         self.confirm_quit: Callable[[], bool] = self._ask_quit
+        self.choose_record_path: Callable[[str], str | None] = self._ask_record_path
+        self.run_vcam_setup: Callable[[], bool] = self._open_vcam_setup
         icon = icon or theme.app_icon()
         self.setWindowIcon(icon)
 
@@ -116,6 +193,9 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self._settings = settings or Settings()
         self._restore(self._settings)
+        self.refresh_devices()
+        if first_run:
+            self.show_setup()
         self.pump.start()
 
     # -- construction --------------------------------------------------------------------------
@@ -129,6 +209,8 @@ class MainWindow(QMainWindow):
             self.bridge.latest_frames, self.input_preview, self.output_preview, parent=self
         )
         self.source_picker = SourcePicker()
+        self.model_picker = ModelPicker(self._has_cuda)
+        self.setup_page = FirstRunPage()
         self.gallery = PresetGallery()
         self.gallery.set_presets(
             [PresetCard(n, p.name, p.description) for n, p in self._presets.items()]
@@ -139,17 +221,28 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar()
         self.busy_indicator = QProgressBar(objectName="busyIndicator")
         self.busy_indicator.setRange(0, 0)
-        self.busy_indicator.setMaximumWidth(140)
+        self.busy_indicator.setMaximumWidth(220)
         self.busy_indicator.setTextVisible(False)
         self.busy_indicator.hide()
         self.busy_label = QLabel(objectName="busyLabel")
         self.busy_label.setProperty("role", "caption")
+        self.record_label = QLabel(objectName="recordElapsed")
+        self.record_label.hide()
+        self.record_timer = QTimer(self, interval=500)
+        # The whole message, wrapped: a fix cut in the middle is worse than a tall banner.
         self.error_banner = QLabel(objectName="errorBanner")
         self.error_banner.setWordWrap(True)
         self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_close = QPushButton("Dismiss", objectName="errorDismiss")
         self.error_row = QWidget()
         self.error_row.hide()
+        self.info_banner = QLabel(objectName="infoBanner")
+        self.info_banner.setWordWrap(True)
+        self.info_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_folder_button = QPushButton("Open folder", objectName="openFolder")
+        self.info_close = QPushButton("Dismiss", objectName="infoDismiss")
+        self.info_row = QWidget()
+        self.info_row.hide()
 
         self.state_label = QLabel("Idle", objectName="stateLabel")
         self.fps_label = QLabel("Output - fps", objectName="fpsLabel")
@@ -163,23 +256,43 @@ class MainWindow(QMainWindow):
         previews.addWidget(self.input_preview, 1)
         previews.addWidget(self.output_preview, 1)
 
-        controls_row = QHBoxLayout()
-        controls_row.addWidget(self.modes)
-        controls_row.addStretch(1)
-        controls_row.addWidget(self.busy_label)
-        controls_row.addWidget(self.busy_indicator)
-        controls_row.addWidget(self.transport)
+        status_part = QWidget()
+        status_row = QHBoxLayout(status_part)
+        status_row.setContentsMargins(0, 0, 0, 0)
+        status_row.addWidget(self.modes)
+        status_row.addStretch(1)
+        transport_part = QWidget()
+        transport_row = QHBoxLayout(transport_part)
+        transport_row.setContentsMargins(0, 0, 0, 0)
+        transport_row.addStretch(1)
+        transport_row.addWidget(self.record_label)
+        transport_row.addWidget(self.transport)
+        self.controls_row = WrappingRow(status_part, transport_part)
+        # Loading / warm-up progress on its own line: long texts never squeeze the buttons.
+        self.busy_row = QWidget(objectName="busyRow")
+        busy_layout = QHBoxLayout(self.busy_row)
+        busy_layout.setContentsMargins(0, 0, 0, 0)
+        busy_layout.addWidget(self.busy_label, 1)
+        busy_layout.addWidget(self.busy_indicator)
+        self.busy_row.hide()
 
         error_layout = QHBoxLayout(self.error_row)
         error_layout.setContentsMargins(0, 0, 0, 0)
         error_layout.addWidget(self.error_banner, 1)
-        error_layout.addWidget(self.error_close)
+        error_layout.addWidget(self.error_close, 0, Qt.AlignmentFlag.AlignTop)
+        info_layout = QHBoxLayout(self.info_row)
+        info_layout.setContentsMargins(0, 0, 0, 0)
+        info_layout.addWidget(self.info_banner, 1)
+        info_layout.addWidget(self.open_folder_button, 0, Qt.AlignmentFlag.AlignTop)
+        info_layout.addWidget(self.info_close, 0, Qt.AlignmentFlag.AlignTop)
 
         left = QVBoxLayout()
         left.setSpacing(10)
         left.addLayout(previews, 1)
         left.addWidget(self.error_row)
-        left.addLayout(controls_row)
+        left.addWidget(self.info_row)
+        left.addWidget(self.busy_row)
+        left.addWidget(self.controls_row)
 
         presets_box = QGroupBox("Presets")
         QVBoxLayout(presets_box).addWidget(self.gallery)
@@ -191,25 +304,35 @@ class MainWindow(QMainWindow):
         side.addWidget(presets_box, 1)
         side.addWidget(self.prompts)
         side.addWidget(self.style_controls)
+        side.addWidget(self.model_picker)
         scroll = QScrollArea()
         scroll.setWidget(side_content)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(340)
+        # Never narrower than its content: a clipped slider value or combo is unreadable.
+        scrollbar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scroll.setMinimumWidth(side_content.minimumSizeHint().width() + scrollbar + 4)
+        scroll.setMaximumWidth(max(SIDEBAR_WIDTH, scroll.minimumWidth()))
+        self.sidebar = scroll
 
-        central = QWidget()
-        root = QHBoxLayout(central)
+        studio = QWidget(objectName="studioPage")
+        root = QHBoxLayout(studio)
         root.setContentsMargins(12, 12, 12, 12)
         root.setSpacing(12)
         root.addLayout(left, 1)
         root.addWidget(scroll)
-        self.setCentralWidget(central)
+        self.studio = studio
+        self.pages = QStackedWidget()
+        self.pages.addWidget(studio)
+        self.pages.addWidget(self.setup_page)
+        self.setCentralWidget(self.pages)
 
         bar = self.statusBar()
         bar.setSizeGripEnabled(False)
         bar.addWidget(self.state_label, 1)
         for label in (self.fps_label, self.latency_label, self.dropped_label, self.gpu_label):
             bar.addPermanentWidget(label)
+        self.setMinimumWidth(MIN_WIDTH)
         self.resize(1180, 680)
 
     def _connect(self) -> None:
@@ -220,12 +343,21 @@ class MainWindow(QMainWindow):
         self.prompts.promptChanged.connect(bridge.set_prompt)
         self.prompts.negativePromptChanged.connect(bridge.set_negative_prompt)
         self.source_picker.sourceChosen.connect(self._on_source)
+        self.source_picker.problemFound.connect(self.show_error)
+        self.source_picker.refreshRequested.connect(self.refresh_devices)
+        self.model_picker.choiceChanged.connect(self.apply_model_choice)
+        self.setup_page.downloadRequested.connect(self._download_needed)
+        self.setup_page.testModelRequested.connect(self.use_test_model)
+        self.setup_page.ownFilesChosen.connect(self.use_own_files)
         self.gallery.presetChosen.connect(self.choose_preset)
         self.modes.modeChosen.connect(self.set_mode)
         self.transport.startStopClicked.connect(self.toggle_streaming)
-        self.transport.vcamToggled.connect(bridge.set_vcam)
+        self.transport.vcamToggled.connect(self._on_vcam)
         self.transport.recordToggled.connect(self._on_record)
         self.error_close.clicked.connect(self.dismiss_error)
+        self.info_close.clicked.connect(self.info_row.hide)
+        self.open_folder_button.clicked.connect(self.open_recording_folder)
+        self.record_timer.timeout.connect(self._show_record_time)
         self.pump.failed.connect(self.show_error)
 
         bridge.stateChanged.connect(self._on_state)
@@ -234,6 +366,7 @@ class MainWindow(QMainWindow):
         bridge.runningChanged.connect(self._on_running)
         bridge.busyChanged.connect(self._on_busy)
         bridge.sinkFailed.connect(self._on_sink_failed)
+        bridge.recordingSaved.connect(self._on_recording_saved)
 
         tray = self.tray
         tray.showRequested.connect(self.restore_from_tray)
@@ -271,6 +404,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray(geometry))
         names = self.gallery.names()
         preset = settings.preset if settings.preset in self._presets else (names or [""])[0]
+        choice = _choice_from(settings)
+        self.model_picker.set_choice(choice)
+        self.bridge.options = _options_with(self.bridge.options, choice)
         if preset:
             self.gallery.select(preset)
             self.bridge.set_preset(self._presets[preset])
@@ -282,24 +418,31 @@ class MainWindow(QMainWindow):
             self.source_picker.set_spec(settings.source)
         self.bridge.source_spec = settings.source or self.source_picker.spec()
         self.bridge.prompt = settings.prompt
-        self.style_controls.set_values(settings.strength, settings.depth_scale, settings.seed)
-        self.bridge.strength = settings.strength
+        # Before the first set-up the slider shows the preset's own strength, not a default.
+        strength = settings.strength if settings.setup_done or not preset else self.bridge.strength
+        self.style_controls.set_values(strength, settings.depth_scale, settings.seed)
+        self.bridge.strength = strength
         self.bridge.depth_scale = settings.depth_scale
         self.bridge.seed = settings.seed
         self.set_mode(settings.mode)
-        vcam = any(sink.split(":")[0] == "vcam" for sink in settings.sinks)
+        # The virtual camera starts off where no backend is ready: pressing it explains why.
+        vcam = any(sink.split(":")[0] == "vcam" for sink in settings.sinks) and self._vcam_ready()
         self.transport.set_vcam(vcam)
         self.bridge.vcam_enabled = vcam
+        if settings.tray_always:
+            self.tray.set_visible(True)
 
     def current_settings(self) -> Settings:
-        """The app `Settings` as the window has them now (other fields kept as loaded)."""
+        """The app `Settings` as the window has them now (other fields kept as loaded). The
+        source is the last one that worked: one that failed to open is not remembered."""
         sinks = [s for s in self._settings.sinks if s.split(":")[0] != "vcam"]
         if self.transport.vcam_toggle.isChecked():
             vcam = [s for s in self._settings.sinks if s.split(":")[0] == "vcam"]
             sinks.insert(0, vcam[0] if vcam else "vcam")
+        choice = self.model_picker.choice()
         return self._settings.with_changes(
             preset=self.gallery.current_name() or self._settings.preset,
-            source=self.bridge.source_spec,
+            source=self.bridge.working_source or self._settings.source,
             prompt=self.bridge.prompt,
             strength=self.style_controls.strength(),
             depth_scale=self.style_controls.depth_scale(),
@@ -307,25 +450,53 @@ class MainWindow(QMainWindow):
             mode=self.modes.mode(),
             sinks=tuple(sinks),
             window_geometry=base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii"),
+            model=choice.model,
+            lora=choice.lora,
+            vae=choice.vae,
+            resolution=f"{choice.width}x{choice.height}",
+            steps=choice.steps,
+            setup_done=self._setup_done,
         )
 
-    # -- actions -------------------------------------------------------------------------------
+    # -- set-up: models before anything runs -----------------------------------------------------
 
-    def start_streaming(self) -> None:
-        """Start, after downloading the preset's models if they are missing."""
-        if self.bridge.running or self._download is not None:
-            return
-        self.dismiss_error()
+    def needed_downloads(self) -> list[NeededModel]:
+        """What the current model choice still has to download (nothing for built-ins)."""
+        if self._needs_check is None:
+            return []
+        options = self.bridge.options
         preset = self.bridge.preset
-        downloader = None
-        if preset is not None and self._model_check is not None:
-            try:
-                downloader = self._model_check(preset)
-            except Exception as error:  # a readable message, not a crash
-                self.show_error(str(error))
-                return
+        model = options.model or (preset.model if preset is not None else TEST_MODEL)
+        lora = options.lora if options.model else (preset.lora if preset is not None else None)
+        needs = self._needs_check(
+            model, lora, options.vae, options.depth_model, options.motion_module
+        )
+        return [need for need in needs if not need.cached]
+
+    def show_setup(self) -> None:
+        """The set-up page, with what the current choice needs; nothing is started."""
+        preset = self.bridge.preset
+        style = preset.name if preset is not None else "the chosen model"
+        try:
+            needs = self.needed_downloads()
+        except Exception as error:  # a broken cache must not hide the page's other routes
+            needs = []
+            self.show_error(str(error))
+        from live2diff_cam.ui.download_dialog import hub_cache_folder
+
+        self.setup_page.set_needs(style, needs, hub_cache_folder(), self._has_cuda)
+        self.pages.setCurrentWidget(self.setup_page)
+
+    def show_studio(self) -> None:
+        self.pages.setCurrentWidget(self.studio)
+
+    def _download_needed(self) -> None:
+        """The user agreed on the set-up page: download, then start."""
+        if self._download is not None:
+            return
+        downloader = downloader_for(self.needed_downloads())
         if downloader is None:
-            self.bridge.start()
+            self._finish_setup()
             return
         self._download = DownloadDialog(downloader, parent=self)
         self._download.finished.connect(self._on_download_finished)
@@ -338,9 +509,94 @@ class MainWindow(QMainWindow):
         error = dialog.error_message
         dialog.deleteLater()
         if result == DownloadDialog.DialogCode.Accepted:
-            self.bridge.start()
+            self._finish_setup()
         elif error:
-            self.show_error(error)
+            self.setup_page.show_failure(error)
+
+    def use_test_model(self) -> None:
+        """The built-in test model (no download); small without a GPU. Then start."""
+        if self._has_cuda:
+            choice = dataclasses.replace(self.model_picker.choice(), model=TEST_MODEL, lora="")
+            self.model_picker.set_choice(choice)
+            self.apply_model_choice(choice)
+        else:
+            self.model_picker.use_test_model()
+        self._finish_setup()
+
+    def use_own_files(self, files: OwnFiles) -> None:
+        """Model files already on this computer instead of downloads. Then start."""
+        choice = dataclasses.replace(self.model_picker.choice(), model=files.model, lora=files.lora)
+        self.model_picker.set_choice(choice)
+        self.bridge.set_options(
+            dataclasses.replace(
+                _options_with(self.bridge.options, choice),
+                motion_module=files.motion_module or None,
+                depth_model=files.depth_model or None,
+            )
+        )
+        self._finish_setup()
+
+    def _finish_setup(self) -> None:
+        self._setup_done = True
+        self.show_studio()
+        self.start_streaming()
+
+    def apply_model_choice(self, choice: ModelChoice) -> None:
+        """New model / autoencoder / size / steps: a running stream restarts with them."""
+        self.bridge.set_options(_options_with(self.bridge.options, choice))
+
+    # -- devices -------------------------------------------------------------------------------
+
+    def refresh_devices(self) -> None:
+        """Fill the source drop-downs from the same lists as `live2diff-cam devices`."""
+        if self._device_lister is None:
+            return
+        try:
+            report = self._device_lister()
+        except Exception as error:  # a broken lister costs the drop-downs, not the window
+            self.show_error(f"Could not list the devices: {error}")
+            return
+        self.source_picker.set_devices(device_items(report))
+
+    def _vcam_ready(self) -> bool:
+        if self._vcam_status is None:
+            return True
+        try:
+            return bool(self._vcam_status()[0])
+        except Exception:
+            return False
+
+    def _on_vcam(self, on: bool) -> None:
+        if on and not self._vcam_ready():
+            self.transport.set_vcam(False)
+            if not self.run_vcam_setup():
+                return
+            self.transport.set_vcam(True)
+        self.bridge.set_vcam(on)
+
+    def _open_vcam_setup(self) -> bool:
+        assert self._vcam_status is not None
+        dialog = VirtualCameraSetupDialog(self._vcam_status, self)
+        return dialog.exec() == VirtualCameraSetupDialog.DialogCode.Accepted
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def start_streaming(self) -> None:
+        """Start; when the model choice needs downloads, show the set-up page instead (the
+        user decides: nothing is downloaded unasked)."""
+        if self.bridge.running or self._download is not None:
+            return
+        self.dismiss_error()
+        try:
+            missing = self.needed_downloads()
+        except Exception as error:  # a readable message, not a crash
+            self.show_error(str(error))
+            return
+        if missing or not self._setup_done:
+            self.show_setup()
+            return
+        self.show_studio()
+        self.bridge.start()
 
     def stop_streaming(self) -> None:
         self.bridge.stop()
@@ -369,31 +625,68 @@ class MainWindow(QMainWindow):
         self.modes.set_mode(mode)
         self.tray.set_mode(mode)
         self.bridge.set_mode(mode)
+        if self.bridge.running:
+            self._show_status(self.bridge.state, "")
 
     def _on_source(self, spec: str) -> None:
         self.bridge.set_source(spec)
 
+    # -- recording -----------------------------------------------------------------------------
+
     def _on_record(self, on: bool) -> None:
-        if on:
-            folder = Path.home() / "Videos"
-            folder = folder if folder.is_dir() else Path.home()
-            path = folder / time.strftime("live2diff-%Y%m%d-%H%M%S.mp4")
-            self.bridge.set_recording(str(path))
-            self.state_label.setText(f"Recording to {path}")
-        else:
+        if not on:
             self.bridge.set_recording(None)
+            self.record_timer.stop()
+            self.record_label.hide()
+            return
+        path = self.choose_record_path(_default_record_path())
+        if not path:
+            self.transport.set_recording(False)
+            return
+        self.bridge.set_recording(path)
+        self._record_started = time.monotonic()
+        self._show_record_time()
+        self.record_label.show()
+        self.record_timer.start()
+
+    def _ask_record_path(self, default: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Record to", default, "Video (*.mp4 *.mkv *.avi);;All (*)"
+        )
+        return path or None
+
+    def _show_record_time(self) -> None:
+        elapsed = time.monotonic() - self._record_started
+        self.record_label.setText(f"REC {_mmss(elapsed)}")
+
+    def _on_recording_saved(self, path: str, frames: int, seconds: float) -> None:
+        self.record_timer.stop()
+        self.record_label.hide()
+        self.transport.set_recording(False)
+        self.last_saved = (path, frames, seconds)
+        if frames == 0:
+            self.info_banner.setText("Nothing was recorded: no frame came out while recording.")
+            self.open_folder_button.hide()
+        else:
+            self.info_banner.setText(f"Saved {path} ({frames} frames, {_mmss(seconds)})")
+            self.open_folder_button.show()
+        self.info_row.show()
+
+    def open_recording_folder(self) -> None:
+        if self.last_saved is not None:
+            folder = Path(self.last_saved[0]).parent
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     # -- showing the session -------------------------------------------------------------------
 
     def show_error(self, message: str) -> None:
         """Show `message` in the banner, and as a tray notification when the window is hidden."""
         self.last_error = message
-        # Long fixes (driver set-up lines) stay readable in the tooltip and the tray.
-        short = message if len(message) <= BANNER_CHARS else message[:BANNER_CHARS] + "..."
-        self.error_banner.setText(short)
+        self.error_banner.setText(message)
         self.error_banner.setToolTip(message)
         self.error_row.show()
         self.state_label.setText(message.splitlines()[0] if message else "")
+        self.state_label.setToolTip(message)
         if not self.isVisible():
             self.tray.notify("Live2Diff Camera", message, error=True)
         self.errorShown.emit(message)
@@ -403,24 +696,37 @@ class MainWindow(QMainWindow):
             self.transport.set_vcam(False)
         else:
             self.transport.set_recording(False)
+            self.record_timer.stop()
+            self.record_label.hide()
 
     def dismiss_error(self) -> None:
         self.error_row.hide()
 
     def _on_state(self, state: str, message: str) -> None:
-        text = state.capitalize()
-        if message and message != state:
-            text += f": {message}"
-        self.state_label.setText(text)
-        self.busy_label.setText(
-            {"loading": "Loading model", "warming up": "Warming up"}.get(
-                state, "Starting" if state == "starting" else ""
+        self._show_status(state, message)
+        if state != "warming up":
+            self.busy_label.setText(
+                {"loading": "Loading model"}.get(state, "Starting" if state == "starting" else "")
             )
-        )
+
+    def _show_status(self, state: str, message: str) -> None:
+        """The status line follows the mode: in privacy nothing says 'stylized frames'."""
+        mode = self.modes.mode()
+        if mode in MODE_STATUS and state in ("streaming", "warming up", "loading", "error"):
+            text = MODE_STATUS[mode]
+        else:
+            text = state.capitalize()
+            if message and message != state:
+                text += f": {message}"
+        self.state_label.setText(text)
+        self.state_label.setToolTip(text)
 
     def _on_busy(self, busy: bool) -> None:
+        self.busy_row.setVisible(busy)
         self.busy_indicator.setVisible(busy)
         self.busy_label.setVisible(busy)
+        if not busy:
+            self.busy_indicator.setRange(0, 0)
 
     def _on_running(self, running: bool) -> None:
         self.transport.set_running(running)
@@ -428,8 +734,16 @@ class MainWindow(QMainWindow):
         if not running:
             self.output_preview.clear()
             self.input_preview.clear()
+            self.reset_figures()
             if self.isHidden() and not self._quitting:
                 self.tray.notify("Live2Diff Camera", "Streaming stopped.")
+
+    def reset_figures(self) -> None:
+        """No stream, no figures: what a stopped stream measured is not shown as current."""
+        self.fps_label.setText("Output - fps")
+        self.latency_label.setText("Latency - ms")
+        self.dropped_label.setText("Dropped 0")
+        self.gpu_label.setText("GPU -")
 
     def _on_stats(self, stats: SessionStats) -> None:
         def ms(value: float | None) -> str:
@@ -439,9 +753,31 @@ class MainWindow(QMainWindow):
         self.latency_label.setText(
             f"Latency {ms(stats.latency_p50_ms)} / {ms(stats.latency_p95_ms)} ms"
         )
+        self.latency_label.setToolTip(
+            "Capture to output of stylized frames, median / 95th percentile"
+        )
         self.dropped_label.setText(f"Dropped {stats.dropped_frames}")
-        gpu = "-" if stats.gpu_memory_mb is None else f"{stats.gpu_memory_mb:.0f} MB"
-        self.gpu_label.setText(f"GPU {gpu}")
+        if stats.gpu_memory_mb is not None:
+            self.gpu_label.setText(f"GPU {stats.gpu_memory_mb:.0f} MB")
+        elif stats.compute == "cpu":
+            self.gpu_label.setText("CPU")
+        else:
+            self.gpu_label.setText("GPU -")
+        if stats.state == "warming up" and stats.warmup_total:
+            done = min(stats.warmup_done, stats.warmup_total)
+            self.busy_indicator.setRange(0, stats.warmup_total)
+            self.busy_indicator.setValue(done)
+            if done >= stats.warmup_total - 1:
+                # The last warm-up frame runs the whole window through the model at once: by
+                # far the longest step, so no per-frame estimate would be honest.
+                self.busy_label.setText(
+                    f"Warming up {done}/{stats.warmup_total} frames: preparing the stream "
+                    "(the longest step)"
+                )
+                return
+            eta = stats.warmup_eta_s()
+            left = "" if eta is None else f", about {_mmss(eta)} until the last step"
+            self.busy_label.setText(f"Warming up {done}/{stats.warmup_total} frames{left}")
 
     # -- window, tray, quit --------------------------------------------------------------------
 
@@ -467,6 +803,14 @@ class MainWindow(QMainWindow):
                 self.showMinimized()
         else:
             self.restore_from_tray()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            screen = self.screen()
+            if screen is not None:
+                fit_to_screen(self, screen.availableGeometry())
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -523,10 +867,60 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Settings could not be saved: {error}")
         self.hide()
         # An engine step in flight finishes first: a thread killed inside torch aborts the
-        # process at exit, so wait generously (the window is already gone).
-        self.bridge.shutdown(timeout_s=SHUTDOWN_TIMEOUT_S)
+        # process at exit, so wait generously (the window is already gone). If it is still
+        # running after that, the launcher ends the process without interpreter shutdown.
+        self.engine_still_running = not self.bridge.shutdown(timeout_s=SHUTDOWN_TIMEOUT_S)
         self.tray.dispose()
         self.quitting.emit()
+
+
+def _mmss(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def _default_record_path() -> str:
+    folder = Path.home() / "Videos"
+    folder = folder if folder.is_dir() else Path.home()
+    return str(folder / time.strftime("live2diff-%Y%m%d-%H%M%S.mp4"))
+
+
+def _choice_from(settings: Settings) -> ModelChoice:
+    """The model choice the settings remember; the defaults where it is not offered."""
+    width, _, height = settings.resolution.partition("x")
+    try:
+        return ModelChoice(
+            settings.model, settings.lora, settings.vae, int(width), int(height), settings.steps
+        )
+    except ValueError:
+        return ModelChoice(settings.model, settings.lora, settings.vae)
+
+
+def _options_with(options: object, choice: ModelChoice) -> object:
+    """`StreamOptions` with the window's model choice ("" model: the preset's)."""
+    return dataclasses.replace(
+        options,  # type: ignore[type-var]
+        model=choice.model or None,
+        lora=choice.lora or None,
+        vae=choice.vae or None,
+        width=choice.width,
+        height=choice.height,
+        steps=choice.steps,
+    )
+
+
+def fit_to_screen(window: QWidget, available: QRect) -> None:
+    """Resize and move `window` so its frame lies inside `available` (the screen minus task
+    bars), at any scale factor: a window larger than the screen is half unreachable."""
+    frame_extra_w = window.frameGeometry().width() - window.width()
+    frame_extra_h = window.frameGeometry().height() - window.height()
+    width = min(window.width(), available.width() - max(frame_extra_w, 0))
+    height = min(window.height(), available.height() - max(frame_extra_h, 0))
+    window.resize(max(width, window.minimumWidth()), max(height, window.minimumHeight()))
+    frame = window.frameGeometry()
+    x = min(max(frame.x(), available.left()), available.right() + 1 - frame.width())
+    y = min(max(frame.y(), available.top()), available.bottom() + 1 - frame.height())
+    window.move(max(x, available.left()), max(y, available.top()))
 
 
 def _decode_geometry(text: str) -> bytes:

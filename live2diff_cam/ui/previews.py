@@ -44,16 +44,13 @@ class PreviewWidget(QWidget):
         # The QImage reads the array's memory in place; this reference keeps that memory alive.
         self._array: np.ndarray | None = None
         self._frames_shown = 0
-        self.setMinimumSize(200, 150)
+        self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     @property
     def frames_shown(self) -> int:
         return self._frames_shown
-
-    def has_frame(self) -> bool:
-        return self._image is not None
 
     def current_array(self) -> np.ndarray | None:
         """The (H, W, 3) uint8 array painted now (shared, read-only by convention)."""

@@ -20,6 +20,7 @@ ACCENT = "#7c5cff"
 ACCENT_HOVER = "#9378ff"
 DANGER = "#ff5c7a"
 SUCCESS = "#3ddc97"
+FOCUS = "#ffd166"  # keyboard focus: visible on the accent and the dark surfaces alike
 
 STYLE_SHEET = f"""
 QWidget {{
@@ -135,6 +136,31 @@ QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}
 QMenu {{ background: {SURFACE}; border: 1px solid {BORDER}; }}
 QMenu::item:selected {{ background: {ACCENT}; }}
 QScrollArea {{ border: none; }}
+QLabel#infoBanner {{
+    background: #17342a;
+    color: {SUCCESS};
+    border: 1px solid {SUCCESS};
+    border-radius: 6px;
+    padding: 6px 10px;
+}}
+QLabel[role="title"] {{ font-size: 18pt; font-weight: 600; }}
+QLabel#recordElapsed {{ color: {DANGER}; font-weight: 600; padding: 0 6px; }}
+QLabel#firstRunFailure {{
+    background: #3a1d26;
+    color: {TEXT};
+    border: 1px solid {DANGER};
+    border-radius: 6px;
+    padding: 8px 10px;
+}}
+/* Keyboard focus is always visible: a second ring outside the control's own border. */
+QPushButton:focus, QToolButton:focus, QSlider:focus, QListWidget:focus, QCheckBox:focus {{
+    outline: none;
+    border: 2px solid {FOCUS};
+}}
+QSlider:focus {{ border-radius: 6px; }}
+QLineEdit:focus, QPlainTextEdit:focus, QSpinBox:focus, QComboBox:focus {{
+    border: 2px solid {FOCUS};
+}}
 """
 
 

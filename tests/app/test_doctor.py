@@ -336,8 +336,11 @@ def test_model_cache_reports_free_space_and_missing_models(tmp_path):
 
 def test_doctor_here_text_and_json_agree(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("LIVE2DIFF_CAM_CONFIG_DIR", str(tmp_path / "cfg"))
     code = cli.main(["doctor"])
     text = capsys.readouterr().out
+    # As the README says: where settings.toml and a user's presets.toml live.
+    assert f"Config directory: {tmp_path / 'cfg'} (settings.toml, presets.toml)" in text
     assert cli.main(["doctor", "--json"]) == code
     data = json.loads(capsys.readouterr().out)
     names = [c["name"] for c in data["checks"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,7 @@ import pytest
 from live2diff_cam import cli
 from live2diff_cam.app import sinks
 from live2diff_cam.app.session import LiveSession
+from live2diff_cam.errors import SinkError
 from tests.data_files import CLIP, CLIP_FRAMES, DATA_DIR, GIF, GIF_FRAMES
 
 CLIPS = DATA_DIR  # a missing clip fails the run (exit code 1), it is never skipped
@@ -125,12 +127,14 @@ def test_bypass_mode_copies_every_frame_of_a_clip_without_a_model(tmp_path, spie
 
 def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatch, capsys):
     wait = LiveSession.wait
+    sent = []
 
     def interrupted(self, timeout_s=None):
-        if self.stats().frames_out >= 5:
-            raise KeyboardInterrupt
-        # Look often: the short clip is read in well under the CLI's own 0.2 s wait.
-        return wait(self, 0.001)
+        if self.stats().frames_out >= 5 and not sent:
+            sent.append(True)
+            signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, to the run's own handler
+            return False  # at once: a 0.2 s wait would let bypass read the whole clip
+        return wait(self, timeout_s)
 
     monkeypatch.setattr(LiveSession, "wait", interrupted)
     video = tmp_path / "cut.mp4"
@@ -249,3 +253,50 @@ def test_terminal_keys_switch_the_session_mode(monkeypatch):
     monkeypatch.setattr(run_module.sys, "stdin", io.StringIO("b\nx\nPrivacy\nf\ns\n"))
     run_module.start_mode_keys(Recorder()).join(timeout=5)
     assert switched == [Mode.BYPASS, Mode.PRIVACY, Mode.FREEZE, Mode.STYLIZED]
+
+
+class FailsAfter:
+    """Wraps a real sink; its fourth write fails as a disk would."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.writes = 0
+
+    def __enter__(self):
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.inner.__exit__(*exc)
+
+    def write(self, frame) -> None:
+        self.writes += 1
+        if self.writes == 4:
+            raise SinkError(f"could not write to {self.name}: No space left on device")
+        self.inner.write(frame)
+
+
+def test_one_failed_sink_makes_the_run_fail_while_the_others_finish(tmp_path, monkeypatch, capsys):
+    parse_sink_spec = sinks.parse_sink_spec
+
+    def parse(spec):
+        sink = parse_sink_spec(spec)
+        return FailsAfter(sink) if spec.endswith(".avi") else sink
+
+    monkeypatch.setattr(sinks, "parse_sink_spec", parse)
+    broken, good = tmp_path / "broken.avi", tmp_path / "good.mp4"
+    rc = cli.main(
+        [
+            *("run", "--source", str(CLIPS / "again.mkv"), "--mode", "bypass"),
+            *("--sink", str(broken), "--sink", str(good), "--height", "64", "--width", "64"),
+        ]
+    )
+    assert rc == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "live2diff-cam: error: The output 'recorder broken.avi' failed and was closed: could not "
+        "write to recorder broken.avi: No space left on device. The others go on (77 frames "
+        "from 77 inputs)."
+    )
+    assert len(read_video(broken)) == 3  # what it wrote before failing still plays
+    assert len(read_video(good)) == 77

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from live2diff_cam.app.capture_loop import RetryPolicy
-from live2diff_cam.app.compose import fit_image
+from live2diff_cam.app.compose import PRIVACY, Composer, fit_image
 from live2diff_cam.app.frames import Frame
 from live2diff_cam.app.mailbox import Latest, MailboxClosed
 from live2diff_cam.app.presets import Preset
@@ -330,12 +330,14 @@ def test_modes_switch_live_and_bypass_works_while_the_engine_stalls():
     raw = sink.frames[-1]
     assert int(raw.image[0, 0, 0]) == raw.index % 200 + 10
     assert raw.image.shape == (H, W, 3)
-    # Privacy: a blank card, never the input.
+    # Privacy: the "Camera paused" card, never the input.
     session.set_mode("privacy")
     time.sleep(0.1)
     mark = len(sink.frames)
     wait_for(lambda: len(sink.frames) > mark + 5)
-    assert all(int(f.image.max()) == 24 for f in sink.frames[mark:])
+    card = Composer(H, W).card(PRIVACY)
+    assert all(np.array_equal(f.image, card) for f in sink.frames[mark:])
+    assert int(card.max()) > 24  # a picture with text, not a near-black square
     # Freeze: the frame shown last, held.
     session.set_mode(Mode.BYPASS)
     time.sleep(0.1)
@@ -548,6 +550,88 @@ def test_a_failing_sink_is_closed_and_the_others_go_on():
     ]
     assert bad.exited == 1
     assert len(good.frames) == 10
+    assert session.failed_sinks == errors  # `run` exits non-zero on these
+    assert session.fatal_error is None
+
+
+def test_when_the_only_sink_fails_the_stream_stops_with_why():
+    only = ListSink("PNG folder out")
+    source = ListSource(None, fps=200)  # endless: only the failure can end it
+    session = LiveSession(
+        source, [only], request=REQUEST, engine_factory=factory_for(DelayEngine()), offline=True
+    )
+    session.start()
+    wait_for(lambda: len(only.frames) >= 3)
+    only.fail = True
+    assert session.wait(10)
+    session.stop()
+    assert str(session.fatal_error) == (
+        "Every output failed, so the stream stopped; the last one: disk full."
+    )
+    assert only.exited == 1
+
+
+class ClosingFails(ListSink):
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        raise OSError("the file does not play")
+
+
+def test_a_sink_that_cannot_finalise_counts_as_failed():
+    sink = ClosingFails("recorder out.mp4")
+    session = LiveSession(
+        ListSource(5),
+        [sink],
+        request=REQUEST,
+        engine_factory=factory_for(DelayEngine()),
+        offline=True,
+    )
+    session.start()
+    assert session.wait(10)
+    session.stop()
+    assert len(sink.frames) == 5
+    assert session.failed_sinks == [
+        "The output 'recorder out.mp4' failed and was closed: the file does not play. "
+        "The others go on."
+    ]
+
+
+class OfflineListSource(ListSource):
+    live = False  # a file or folder: what FileSource says
+
+
+def test_an_offline_source_that_fails_ends_the_run_after_flushing_what_was_read():
+    source = OfflineListSource(None)
+    source.fail_reads = {6}
+    sink = ListSink()
+    session = LiveSession(
+        source, [sink], request=REQUEST, engine_factory=factory_for(DelayEngine(2)), offline=True
+    )
+    session.start()
+    assert session.wait(10)
+    session.stop()
+    # Six frames read, six out (two of them from the engine's flush), and no retry.
+    assert [int(f.image[0, 0, 0]) - 10 for f in sink.frames] == list(range(6))
+    assert source.opened == 1
+    assert str(session.fatal_error) == (
+        "Reading 'test clip' failed after 6 frames: camera 0 was unplugged. The frames read "
+        "before were written; the run stopped."
+    )
+
+
+def test_finish_input_ends_an_endless_offline_stream_with_every_frame_read_written():
+    source = ListSource(None, fps=200)
+    sink = ListSink()
+    session = LiveSession(
+        source, [sink], request=REQUEST, engine_factory=factory_for(DelayEngine(2)), offline=True
+    )
+    session.start()
+    wait_for(lambda: len(sink.frames) >= 3)
+    session.finish_input()
+    assert session.wait(10)
+    session.stop()
+    assert len(sink.frames) == source.index  # nothing read was lost in the engine
+    assert session.fatal_error is None
 
 
 def test_stop_while_streaming_joins_every_thread_and_releases_devices():

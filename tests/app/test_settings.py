@@ -52,20 +52,31 @@ def test_unknown_keys_are_ignored_and_missing_ones_default(config_home):
     assert load_settings() == Settings(strength=0.2)
 
 
-def test_damaged_file_names_the_file_and_the_fix(config_home):
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"strength = [\n", "not valid TOML (Invalid value (at end of document))"),
+        (b"strength = 1.5\n", "line 1, field `strength`: strength must be in [0, 1], got 1.5"),
+        (b'mode = "x"\nsinks = 5\n', "line 2, field `sinks`: Input should be a valid tuple, got 5"),
+        (b'seed = "7"\n', "line 1, field `seed`: Input should be a valid integer, got '7'"),
+        ('prompt = "caf\u00e9"\n'.encode("latin-1"), "line 1: not UTF-8 text (byte 0xe9)"),
+    ],
+)
+def test_a_damaged_file_is_moved_aside_and_named_with_line_and_field(config_home, content, problem):
     config_home.mkdir()
     path = config_home / "settings.toml"
-    path.write_text("strength = [\n")
+    path.write_bytes(content)
     with pytest.raises(SettingsError) as error:
         load_settings()
-    assert str(error.value).startswith(f"{path} is not valid TOML (")
-    assert str(error.value).endswith("Fix it, or delete it to start from defaults.")
-    path.write_text("strength = 1.5\n")
-    with pytest.raises(SettingsError) as error:
-        load_settings()
+    (aside,) = config_home.glob("settings.toml.bad-*")
     assert str(error.value) == (
-        f"{path}: strength must be in [0, 1], got 1.5. Fix it, or delete the file."
+        f"{path}: {problem}. It was moved to {aside.name}; starting from the defaults."
     )
+    assert aside.read_bytes() == content  # kept for the user, never overwritten
+    assert not path.exists()
+    assert load_settings() == Settings()
+    save_settings(Settings(seed=3))
+    assert aside.read_bytes() == content
 
 
 def test_values_are_validated():

@@ -4,6 +4,7 @@ and the sink spec grammar."""
 from __future__ import annotations
 
 import itertools
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from live2diff_cam.app.sinks import (
     RecorderSink,
     SinkGroup,
     VirtualCameraSink,
+    disk_space,
     parse_sink_spec,
     recorder,
 )
@@ -101,18 +103,75 @@ def test_unwritable_path_names_path_and_reason(tmp_path):
         RecorderSink(tmp_path / "out.txt")
 
 
-def test_disk_full_stops_with_message_and_file_still_plays(tmp_path, monkeypatch):
+def test_disk_filling_up_stops_the_recording_in_time_and_it_still_plays(tmp_path, monkeypatch):
     path = tmp_path / "full.mp4"
     usage = namedtuple("usage", "total used free")
+    partial = recorder.partial_path(path)
+    # A 1 GiB disk (64 MB reserve) with 300 kB above the reserve, filled by what is written.
+    room = 300_000
+    free_at_start = disk_space.MAX_RESERVE_BYTES + room
+
+    def disk_usage(_folder):
+        return usage(2**30, 0, free_at_start - disk_space.file_size(partial))
+
+    monkeypatch.setattr(disk_space.shutil, "disk_usage", disk_usage)
+    rng = np.random.default_rng(0)
     with pytest.raises(SinkError) as caught, RecorderSink(path, fps=30) as sink:
-        monkeypatch.setattr(recorder.shutil, "disk_usage", lambda _: usage(1, 1, 10 * 2**20))
-        for i in range(100):
-            sink.write(_frame(value=i))
-    assert str(caught.value) == (
-        f"stopped writing {path}: the disk is full (10 MB free, 64 MB needed). Free some space "
-        "or record elsewhere."
+        for i in range(1000):
+            noise = rng.integers(0, 256, (120, 160, 3), np.uint8)  # noise: frames of some kB
+            sink.write(Frame(noise, time.perf_counter_ns(), i))
+    assert re.fullmatch(
+        rf"stopped writing {re.escape(str(path))}: the disk is full \(63 MB free, 64 MB "
+        r"needed\)\. Free some space or record elsewhere\.",
+        str(caught.value),
     )
-    assert _count_frames(path) == (30, 64, 48)
+    # It stopped as the reserve was reached: past it by no more than the writer buffers
+    # (what reaches the disk lags what was handed over), a sliver of the 64 MB kept free.
+    assert room <= disk_space.file_size(path) < room + 256 * 1024
+    frames = _count_frames(path)[0]
+    assert 1 <= frames == sink.frames_written < 1000
+    assert not partial.exists()
+
+
+def test_a_recording_that_cannot_be_finalised_leaves_the_old_file(tmp_path):
+    path = tmp_path / "take.mp4"
+    path.write_bytes(b"an earlier recording")
+    with pytest.raises(SinkError) as caught, RecorderSink(path, fps=30) as sink:
+        for i in range(10):
+            sink.write(_frame(value=i * 20, index=i))
+        # The writer's file is lost before it is finalised (removed, or cut by a full disk).
+        sink.partial.unlink()
+    assert str(caught.value) == (
+        f"could not finalise the recording {path}: 10 frames were written, but the file does "
+        f"not play (the disk was full or the file was removed); {path} was left as it was."
+    )
+    assert path.read_bytes() == b"an earlier recording"
+    assert not sink.partial.exists()
+
+
+def test_an_existing_file_is_replaced_only_by_a_finished_recording(tmp_path):
+    path = tmp_path / "take.mp4"
+    path.write_bytes(b"an earlier recording")
+    with RecorderSink(path, fps=30) as sink:
+        sink.write(_frame())
+        assert path.read_bytes() == b"an earlier recording"  # untouched while recording
+        assert sink.partial.parent == tmp_path and sink.partial.name.startswith(".take.mp4.")
+    assert _count_frames(path) == (1, 64, 48)
+    with RecorderSink(path, fps=30):
+        pass  # no frame: the recording above stays
+    assert _count_frames(path) == (1, 64, 48)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]
+
+
+def test_a_folder_that_takes_no_files_fails_at_open(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(disk_space.tempfile, "NamedTemporaryFile", refuse)
+    for sink in (RecorderSink(tmp_path / "out.mp4"), PngFolderSink(tmp_path / "pngs")):
+        with pytest.raises(SinkError, match=r"does not take new files \(Permission denied\)"):
+            sink.__enter__()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs"]
 
 
 def test_png_write_failure_message(tmp_path):

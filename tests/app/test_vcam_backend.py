@@ -214,18 +214,18 @@ def test_vcam_unitycapture_tries_that_backend_only(windows):
 
 
 def test_doctor_on_windows_accepts_unity_capture_under_our_name(windows):
-    from live2diff_cam.app import doctor_vcam
+    from live2diff_cam.app import doctor_vcam as doctor
 
-    check = doctor_vcam.check_virtual_camera_windows(
+    check = doctor.check_virtual_camera_windows(
         registry_has=lambda clsid: False, environ={}, unity_names=lambda: [OURS]
     )
     assert (check.status, check.detail) == (
-        doctor_vcam.Status.OK,
+        doctor.Status.OK,
         "Unity Capture is registered as 'Live2Diff Camera' (backend unitycapture); apps list it "
         "by that name and OBS keeps its own virtual camera",
     )
-    check = doctor_vcam.check_virtual_camera_windows(
+    check = doctor.check_virtual_camera_windows(
         registry_has=lambda clsid: False, environ={}, unity_names=lambda: ["Unity Video Capture"]
     )
-    assert check.status is doctor_vcam.Status.WARN
-    assert doctor_vcam.check_camera_backend().detail == describe_backend()
+    assert check.status is doctor.Status.WARN
+    assert doctor.check_camera_backend().detail == describe_backend()

@@ -29,7 +29,13 @@ def make_window(qtbot, presets, engines, clip):
             bridge,
             presets,
             Settings(
-                **{"source": source or f"file:{clip}", "preset": "ink", "sinks": (), **settings}
+                **{
+                    "source": source or f"file:{clip}",
+                    "preset": "ink",
+                    "sinks": (),
+                    "resolution": "64x64",
+                    **settings,
+                }
             ),
             tray_available=tray,
         )

@@ -26,7 +26,9 @@ def remote(qtbot, presets, engines, clip):
     window = MainWindow(
         bridge,
         presets,
-        Settings(source=f"file:{clip}", preset="ink", sinks=()),
+        Settings(
+            source=f"file:{clip}", preset="ink", sinks=(), setup_done=True, resolution="32x32"
+        ),
         tray_available=True,
     )
     qtbot.addWidget(window)

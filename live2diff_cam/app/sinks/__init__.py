@@ -8,16 +8,17 @@ with `virtual_camera_status()`.
 
 from live2diff_cam.app.sinks.group import SinkGroup
 from live2diff_cam.app.sinks.letterbox import FitBox, fit_box, letterbox_into
-from live2diff_cam.app.sinks.preview import PreviewSink
-from live2diff_cam.app.sinks.recorder import PngFolderSink, RecorderSink
-from live2diff_cam.app.sinks.spec import parse_sink_spec
-from live2diff_cam.app.sinks.vcam import (
+from live2diff_cam.app.sinks.pacing import (
     Output,
-    VirtualCameraConfig,
-    VirtualCameraSink,
+    PacedFrames,
+    PacedSink,
     choose_output,
     render_card,
 )
+from live2diff_cam.app.sinks.preview import PreviewSink
+from live2diff_cam.app.sinks.recorder import PngFolderSink, RecorderSink
+from live2diff_cam.app.sinks.spec import parse_sink_spec
+from live2diff_cam.app.sinks.vcam import VirtualCameraConfig, VirtualCameraSink
 from live2diff_cam.app.sinks.vcam_setup import (
     CAMERA_LABEL,
     MODPROBE_FIX,
@@ -32,6 +33,8 @@ __all__ = [
     "FitBox",
     "LoopbackDevice",
     "Output",
+    "PacedFrames",
+    "PacedSink",
     "PngFolderSink",
     "PreviewSink",
     "RecorderSink",

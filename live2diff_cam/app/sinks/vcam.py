@@ -9,29 +9,27 @@ frames at its own, uneven rate and size, so this sink decouples the two:
   frame between engine frames; before the first frame it shows a "starting" card, and when no
   frame came for `no_signal_after_s` (or after `show_no_signal()`) a "no signal" card.
 
+The pacing itself (buffers, cards, the loop) is `pacing.PacedFrames`, shared with the recorder.
 Device contract (pyvirtualcam): only the pacing thread touches the camera object, from open to
-close; frames go out as (H, W, 3) uint8 RGB. Buffers: three camera-size buffers rotate (writer's
-staging, ready, being sent), swapped under a lock, so nothing big is allocated per frame.
-This module knows nothing about the engine or the session; OS setup lives in `vcam_setup.py`.
+close; frames go out as (H, W, 3) uint8 RGB. This module knows nothing about the engine or the
+session; OS setup lives in `vcam_setup.py`.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import platform
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
-import numpy as np
-
 from live2diff_cam.app.frames import Frame
-from live2diff_cam.app.sinks.letterbox import letterbox_into
+from live2diff_cam.app.sinks.pacing import PacedFrames, render_card
 from live2diff_cam.app.sinks.vcam_backend import Candidate, backend_choice_here
-from live2diff_cam.app.sinks.vcam_setup import find_loopback_devices, open_error
+from live2diff_cam.app.sinks.vcam_setup import (
+    find_loopback_devices,
+    open_error,
+)
 from live2diff_cam.errors import SinkError
 
 log = logging.getLogger(__name__)
@@ -66,43 +64,6 @@ class VirtualCameraConfig:
             raise SinkError(f"no_signal_after_s must be > 0, got {self.no_signal_after_s}")
 
 
-class Output(enum.Enum):
-    """What the pacing thread sends next."""
-
-    STARTING = "starting"  # no frame yet since open
-    FRAME = "frame"  # the latest frame (new or repeated)
-    NO_SIGNAL = "no_signal"  # frames stopped, or the session said so
-
-
-def choose_output(
-    now_ns: int, last_frame_ns: int | None, no_signal_forced: bool, no_signal_after_ns: int
-) -> Output:
-    """The pacing decision, pure: which image goes out at `now_ns`."""
-    if no_signal_forced:
-        return Output.NO_SIGNAL
-    if last_frame_ns is None:
-        return Output.STARTING
-    if now_ns - last_frame_ns > no_signal_after_ns:
-        return Output.NO_SIGNAL
-    return Output.FRAME
-
-
-def render_card(width: int, height: int, title: str, subtitle: str) -> np.ndarray:
-    """A dark (H, W, 3) uint8 RGB card with two centred lines of text."""
-    card = np.full((height, width, 3), 24, np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    for text, scale_frac, y_frac, colour in (
-        (title, 1 / 700, 0.47, (235, 235, 235)),
-        (subtitle, 1 / 1400, 0.58, (150, 150, 150)),
-    ):
-        scale = max(0.3, height * scale_frac * 1.4)
-        thickness = max(1, round(scale * 2))
-        (text_w, _), _ = cv2.getTextSize(text, font, scale, thickness)
-        origin = (max(0, (width - text_w) // 2), int(height * y_frac))
-        cv2.putText(card, text, origin, font, scale, colour, thickness, cv2.LINE_AA)
-    return card
-
-
 class VirtualCameraSink:
     """Publishes frames as a webcam via pyvirtualcam at a constant size and rate.
 
@@ -118,18 +79,14 @@ class VirtualCameraSink:
         self.device = ""
         self.backend = ""
         self.shown_as = ""
-        self.frames_sent = 0
-        self._lock = threading.Lock()
-        shape = (c.height, c.width, 3)
-        self._staging = np.zeros(shape, np.uint8)  # written by write() outside the lock
-        self._ready = np.zeros(shape, np.uint8)  # newest complete frame, swapped under the lock
-        self._sending = np.zeros(shape, np.uint8)  # owned by the pacing thread
-        self._fresh = False
-        self._last_frame_ns: int | None = None
-        self._no_signal_forced = False
-        self._starting_card = render_card(c.width, c.height, "Live2Diff Camera", "starting...")
-        self._no_signal_card = render_card(
-            c.width, c.height, "No signal", "Live2Diff Camera is waiting for video"
+        self._frames = PacedFrames(
+            c.width,
+            c.height,
+            no_signal_after_s=c.no_signal_after_s,
+            starting_card=render_card(c.width, c.height, "Live2Diff Camera", "starting..."),
+            no_signal_card=render_card(
+                c.width, c.height, "No signal", "Live2Diff Camera is waiting for video"
+            ),
         )
         self._stop = threading.Event()
         self._opened = threading.Event()
@@ -201,28 +158,9 @@ class VirtualCameraSink:
             self.device, self.backend = str(cam.device), str(cam.backend)
             self.shown_as = self._label_for(self.device)
             self._opened.set()
-            no_signal_after_ns = round(self.config.no_signal_after_s * 1e9)
-            while not self._stop.is_set():
-                with self._lock:
-                    output = choose_output(
-                        time.perf_counter_ns(),
-                        self._last_frame_ns,
-                        self._no_signal_forced,
-                        no_signal_after_ns,
-                    )
-                    if output is Output.FRAME and self._fresh:
-                        self._ready, self._sending = self._sending, self._ready
-                        self._fresh = False
-                image = {
-                    Output.FRAME: self._sending,
-                    Output.STARTING: self._starting_card,
-                    Output.NO_SIGNAL: self._no_signal_card,
-                }[output]
-                cam.send(image)
-                self.frames_sent += 1
-                cam.sleep_until_next_frame()
+            self._frames.run(cam.send, self._stop, cam.sleep_until_next_frame)
             # Leave a card, not a frozen last frame, in apps still watching the device.
-            cam.send(self._no_signal_card)
+            cam.send(self._frames.no_signal_card)
         except Exception as error:
             self._error = SinkError(
                 f"the virtual camera {self.device or ''} stopped accepting frames: {error}. "
@@ -245,15 +183,13 @@ class VirtualCameraSink:
             raise self._error
         if self._thread is None:
             raise SinkError(f"{self.name} is not open: use it inside `with`.")
-        letterbox_into(frame.image, self._staging)
-        with self._lock:
-            self._staging, self._ready = self._ready, self._staging
-            self._fresh = True
-            self._last_frame_ns = time.perf_counter_ns()
-            self._no_signal_forced = False
+        self._frames.write(frame)
 
     def show_no_signal(self) -> None:
         """Show the "no signal" card now, until the next `write()` (the session calls this when
         its source failed for good)."""
-        with self._lock:
-            self._no_signal_forced = True
+        self._frames.show_no_signal()
+
+    @property
+    def frames_sent(self) -> int:
+        return self._frames.frames_sent

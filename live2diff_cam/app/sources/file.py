@@ -26,6 +26,8 @@ DEFAULT_FPS = 30.0
 
 def _read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB from an image file; SourceError when it does not decode."""
+    if not path.is_file():
+        raise SourceError(f"image {path} is gone: it or its folder was moved or deleted.")
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise SourceError(
@@ -64,6 +66,8 @@ class FileSource:
         else:
             self.kind = "video"
         self.name = f"{self.kind} {self.path.name}"
+        # Not a device that may come back: a session ends the run when a file fails.
+        self.live = False
         self.loop = loop
         self.realtime = (self.kind == "image") if realtime is None else realtime
         self._fps_override = fps
