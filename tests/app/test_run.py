@@ -134,7 +134,7 @@ def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatc
             sent.append(True)
             signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, to the run's own handler
             return False  # at once: a 0.2 s wait would let bypass read the whole clip
-        return wait(self, timeout_s)
+        return wait(self, 0.001)  # and look often before: the same holds until 5 frames are out
 
     monkeypatch.setattr(LiveSession, "wait", interrupted)
     video = tmp_path / "cut.mp4"
