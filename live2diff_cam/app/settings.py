@@ -87,9 +87,10 @@ class Settings:
     # whether the user got past the set-up page, and whether the tray icon always shows.
     model: StrictStr = ""
     lora: StrictStr = ""
-    vae: StrictStr = ""
+    vae: StrictStr = "taesd"  # "taesd" (fast) or "" (the model's own)
     resolution: StrictStr = "512x512"
     steps: StrictInt = 2
+    optimize_for_speed: StrictBool = True  # compile the engine where there is a CUDA GPU
     setup_done: StrictBool = False
     tray_always: StrictBool = False
 

@@ -60,8 +60,9 @@ class StreamOptions:
     device: str = "auto"
     depth_model: str | None = None
     lora: str | None = None  # a LoRA file used with `model` instead of the preset's
-    vae: str | None = None  # None: the model's own autoencoder; "taesd": the fast one
+    vae: str | None = "taesd"  # "taesd": the fast autoencoder; None: the model's own
     steps: int = 2
+    compile: bool | None = None  # "Optimize for speed"; None: on where there is a CUDA GPU
     motion_module: str | None = None  # a local motion module file; None: the released one
 
     def __post_init__(self) -> None:
@@ -402,6 +403,7 @@ class SessionBridge(QObject):
             device=options.device,
             depth_model=options.depth_model,
             vae=options.vae,
+            compile=options.compile,
             steps=options.steps,
             motion_module=options.motion_module,
             seed=self.seed,

@@ -455,6 +455,7 @@ class MainWindow(QMainWindow):
             vae=choice.vae,
             resolution=f"{choice.width}x{choice.height}",
             steps=choice.steps,
+            optimize_for_speed=choice.optimize,
             setup_done=self._setup_done,
         )
 
@@ -890,10 +891,18 @@ def _choice_from(settings: Settings) -> ModelChoice:
     width, _, height = settings.resolution.partition("x")
     try:
         return ModelChoice(
-            settings.model, settings.lora, settings.vae, int(width), int(height), settings.steps
+            settings.model,
+            settings.lora,
+            settings.vae,
+            int(width),
+            int(height),
+            settings.steps,
+            settings.optimize_for_speed,
         )
     except ValueError:
-        return ModelChoice(settings.model, settings.lora, settings.vae)
+        return ModelChoice(
+            settings.model, settings.lora, settings.vae, optimize=settings.optimize_for_speed
+        )
 
 
 def _options_with(options: object, choice: ModelChoice) -> object:
@@ -906,6 +915,7 @@ def _options_with(options: object, choice: ModelChoice) -> object:
         width=choice.width,
         height=choice.height,
         steps=choice.steps,
+        compile=None if choice.optimize else False,  # None: on where there is a CUDA GPU
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -39,22 +40,25 @@ RESOLUTIONS: tuple[tuple[int, int], ...] = (
 )
 SMALL_RESOLUTION = (256, 256)  # what the test model runs at without a GPU
 AUTOENCODERS: tuple[tuple[str, str, str], ...] = (
-    ("", "Quality", "The model's own autoencoder: best detail"),
-    ("taesd", "Fast", "TAESD: a tiny autoencoder, much faster decoding, slightly softer"),
+    ("taesd", "Fast", "TAESD: a tiny autoencoder, about 12x less work per frame, slightly softer"),
+    ("", "Quality", "The model's own autoencoder: finest detail, far slower per frame"),
 )
 
 
 @dataclass(frozen=True)
 class ModelChoice:
     """`model`: "" (the preset's), "tiny" or a checkpoint file / diffusers folder; `lora`: a
-    LoRA file used with a model of one's own ("" = none); `vae`: "" or "taesd"."""
+    LoRA file used with a model of one's own ("" = none); `vae`: "taesd" (fast, the default)
+    or "" (the model's own); `optimize`: "Optimize for speed", one compiled step with CUDA
+    graphs where there is a CUDA GPU."""
 
     model: str = PRESET_MODEL
     lora: str = ""
-    vae: str = ""
+    vae: str = "taesd"
     width: int = 512
     height: int = 512
     steps: int = 2
+    optimize: bool = True
 
     def __post_init__(self) -> None:
         if min(self.width, self.height) < 16 or self.width % 8 or self.height % 8:
@@ -112,6 +116,11 @@ class ModelPicker(QGroupBox):
         self.steps_spin = QSpinBox(objectName="stepsSpin")
         self.steps_spin.setRange(1, 8)
         self.steps_spin.setToolTip("Denoising steps per frame: more is sharper and slower")
+        self.optimize_check = QCheckBox("Optimize for speed", objectName="optimizeCheck")
+        self.optimize_check.setToolTip(
+            "Compile the engine into one CUDA graph (NVIDIA GPUs): the first start takes a few "
+            "minutes, later starts reuse the compiled kernels"
+        )
         self.cpu_note = QLabel(objectName="cpuNote")
         self.cpu_note.setWordWrap(True)
         self.cpu_note.setProperty("role", "caption")
@@ -132,6 +141,7 @@ class ModelPicker(QGroupBox):
         form.addRow("Autoencoder", self.vae_combo)
         form.addRow("Resolution", self.size_combo)
         form.addRow("Steps", self.steps_spin)
+        form.addRow(self.optimize_check)
         form.addRow(self.cpu_note)
         form.addRow(self.use_test_button)
         self.set_cuda(has_cuda)
@@ -140,6 +150,7 @@ class ModelPicker(QGroupBox):
         for combo in (self.model_combo, self.vae_combo, self.size_combo):
             combo.activated.connect(self._emit)
         self.steps_spin.valueChanged.connect(self._emit)
+        self.optimize_check.toggled.connect(self._emit)
         self.own_button.clicked.connect(self._choose_model_file)
         self.lora_button.clicked.connect(self._choose_lora)
         self.use_test_button.clicked.connect(self.use_test_model)
@@ -164,11 +175,15 @@ class ModelPicker(QGroupBox):
             int(width),
             int(height),
             self.steps_spin.value(),
+            self.optimize_check.isChecked(),
         )
 
     def set_choice(self, choice: ModelChoice) -> None:
         """Show `choice` without emitting choiceChanged."""
-        for widget in (self.model_combo, self.vae_combo, self.size_combo, self.steps_spin):
+        widgets = (
+            self.model_combo, self.vae_combo, self.size_combo, self.steps_spin, self.optimize_check
+        )  # fmt: skip
+        for widget in widgets:
             widget.blockSignals(True)
         index = self.model_combo.findData(choice.model)
         if index < 0:
@@ -182,14 +197,17 @@ class ModelPicker(QGroupBox):
             self.size_combo.addItem(f"{choice.width} x {choice.height}", size)
         self.size_combo.setCurrentIndex(self.size_combo.findData(size))
         self.steps_spin.setValue(choice.steps)
+        self.optimize_check.setChecked(choice.optimize)
         self._lora = choice.lora
         self.lora_button.setText(f"LoRA: {Path(choice.lora).name}" if choice.lora else "LoRA...")
-        for widget in (self.model_combo, self.vae_combo, self.size_combo, self.steps_spin):
+        for widget in widgets:
             widget.blockSignals(False)
 
     def use_test_model(self) -> None:
         """The test model at the small size: what a machine without a GPU can run."""
-        self.set_choice(ModelChoice(TEST_MODEL, "", "", *SMALL_RESOLUTION, steps=2))
+        self.set_choice(
+            ModelChoice(TEST_MODEL, "", "taesd", *SMALL_RESOLUTION, steps=2, optimize=True)
+        )
         self._emit()
 
     def _emit(self, *_args: object) -> None:

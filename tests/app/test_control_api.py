@@ -266,5 +266,6 @@ def test_the_port_comes_from_the_flag_else_the_setting(tmp_path, monkeypatch, ca
     assert (chosen_port(None), chosen_port(9000), chosen_port(0)) == (8510, 9000, 0)
     (tmp_path / "settings.toml").write_text("control_port = 70000\n")
     assert chosen_port(None) == 0
-    assert "control_port must be in 0..65535, got 70000. Fix it, or delete the file." in caplog.text
+    assert "control_port must be in 0..65535, got 70000." in caplog.text
+    assert "It was moved to settings.toml.bad-" in caplog.text  # nothing of the user's is lost
     assert "The control API stays off." in caplog.text

@@ -12,7 +12,7 @@ from live2diff_cam import cli
 from live2diff_cam.app import sinks
 from live2diff_cam.app.session import LiveSession
 from live2diff_cam.errors import SinkError
-from tests.data_files import CLIP, CLIP_FRAMES, DATA_DIR, GIF, GIF_FRAMES
+from tests.data import CLIP, CLIP_FRAMES, DATA_DIR, GIF, GIF_FRAMES
 
 CLIPS = DATA_DIR  # a missing clip fails the run (exit code 1), it is never skipped
 
@@ -134,7 +134,8 @@ def test_ctrl_c_stops_cleanly_and_the_recording_is_playable(tmp_path, monkeypatc
             sent.append(True)
             signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, to the run's own handler
             return False  # at once: a 0.2 s wait would let bypass read the whole clip
-        return wait(self, 0.001)  # and look often before: the same holds until 5 frames are out
+        # Look often: the short clip is read in well under the CLI's own 0.2 s wait.
+        return wait(self, 0.001)
 
     monkeypatch.setattr(LiveSession, "wait", interrupted)
     video = tmp_path / "cut.mp4"

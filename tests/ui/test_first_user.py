@@ -578,15 +578,22 @@ def test_model_box_choices_reach_the_engine_request(qtbot, make_window):
     window.start_streaming()
     qtbot.waitUntil(lambda: window.bridge.session is not None, timeout=5_000)
     first = window.bridge.session
-    picker.vae_combo.setCurrentIndex(picker.vae_combo.findData("taesd"))
+    assert first.request.vae == "taesd" and first.request.compile is None  # fast by default
+    picker.vae_combo.setCurrentIndex(picker.vae_combo.findData(""))  # "Quality"
     picker.vae_combo.activated.emit(picker.vae_combo.currentIndex())
     qtbot.waitUntil(
         lambda: window.bridge.session is not None and window.bridge.session is not first,
         timeout=20_000,
     )  # restarted with the new choice
     request = window.bridge.session.request
-    assert (request.vae, request.width, request.height) == ("taesd", SIZE, SIZE)
-    assert window.current_settings().vae == "taesd"
+    assert (request.vae, request.width, request.height) == (None, SIZE, SIZE)
+    assert window.current_settings().vae == ""
+    # "Optimize for speed" off: never compiled, even where there is a GPU.
+    second = window.bridge.session
+    picker.optimize_check.setChecked(False)
+    qtbot.waitUntil(lambda: window.bridge.session not in (None, second), timeout=20_000)
+    assert window.bridge.session.request.compile is False
+    assert window.current_settings().optimize_for_speed is False
 
     # A model of one's own replaces the preset's; back to the preset's model restores it, and
     # the user's strength survives both.
