@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.data_files import data_file
+from tests.data import data_file
 
 XVFB_SIZE = (640, 480)
 

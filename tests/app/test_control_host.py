@@ -19,7 +19,7 @@ from live2diff_cam.app.frames import Frame
 from live2diff_cam.app.presets import Preset
 from live2diff_cam.app.session import EngineRequest, LiveSession, build_engine
 from tests.app.control_client import call
-from tests.data_files import CLIP, data_file
+from tests.data import CLIP, data_file
 
 TOKEN = "host-test-token"
 GREY = 77  # every input frame is this grey: bypass output is exactly it, stylized is not

@@ -16,7 +16,7 @@ import torch
 from live2diff_cam import cli
 from live2diff_cam.depth import OnnxDepthEstimator, TorchDepthEstimator
 from live2diff_cam.depth.random_models import build_random_depth_model
-from tests.data_files import CLIP, data_file
+from tests.data import CLIP, data_file
 
 
 def read_clip(name: str, indices: list[int]) -> np.ndarray:

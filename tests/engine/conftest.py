@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from live2diff_cam.engine import EngineConfig, StreamEngine, load_model
-from tests.data_files import CLIP, data_file
+from tests.data import CLIP, data_file
 
 
 @pytest.fixture(scope="session")

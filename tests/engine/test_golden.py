@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from live2diff_cam.engine import EngineConfig, StreamEngine
-from tests.data_files import data_file
+from tests.data import data_file
 from tools.golden.model import build_golden_model, fingerprint
 
 WARMUP = 8

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from live2diff_cam.engine.lora_loader import fuse_lora
 from live2diff_cam.engine.models import EngineModel, build_sd15_random
-from tests.data_files import DATA_DIR, LORA
+from tests.data import DATA_DIR, LORA
 
 LORA_FILE = DATA_DIR / LORA  # a missing file fails the load, it is never skipped
 

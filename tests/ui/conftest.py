@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from live2diff_cam.app.presets import Preset
-from tests.data_files import CLIP, data_file
+from tests.data import CLIP, data_file
 
 
 @pytest.fixture(scope="session")
