@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from live2diff_cam.app.frames import Frame
 from live2diff_cam.app.presets import Preset
 from live2diff_cam.app.session import EngineRequest, LiveSession, build_engine
 from tests.app.control_client import call
+from tests.data import CLIP, data_file
 
 TOKEN = "host-test-token"
 GREY = 77  # every input frame is this grey: bypass output is exactly it, stylized is not
@@ -201,7 +201,7 @@ def test_run_serves_the_api_while_it_streams(tmp_path, monkeypatch, capsys):
         return wait(self, timeout_s)
 
     monkeypatch.setattr(LiveSession, "wait", wait_then_ask)
-    clip = Path(__file__).resolve().parents[2].parent / "shared" / "assets" / "clips" / "again.mkv"
+    clip = data_file(CLIP)
     rc = cli.main(
         [
             *("run", "--source", str(clip), "--mode", "bypass", "--height", "16", "--width", "16"),
