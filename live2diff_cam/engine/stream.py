@@ -351,7 +351,8 @@ class StreamEngine:
     def _skips(self, image: torch.Tensor) -> bool:
         if not (self._primed and self.config.similar_filter and self._last_slot is not None):
             return False
-        return self._filter.should_skip(image)  # a host sync: the filter is off by default
+        # In [-1, 1] as the original measures it; a host sync: the filter is off by default.
+        return self._filter.should_skip(image * 2 - 1)
 
     def _remember(self, image: torch.Tensor, depth: torch.Tensor | None) -> None:
         slot = self._received % self.config.warmup

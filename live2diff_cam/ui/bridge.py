@@ -11,6 +11,7 @@ Knows nothing about widgets: the window connects to these signals and calls thes
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -206,13 +207,20 @@ class SessionBridge(QObject):
         generation = self._generation
         self._session = session
         self._add_chosen_sinks()
-        session.on_state(lambda s, m: self._stateRelay.emit(generation, _value(s), m))
-        session.on_stats(lambda stats: self._statsRelay.emit(generation, stats))
-        session.on_error(lambda m: self._errorRelay.emit(generation, m))
+        session.on_state(lambda s, m: self._relay("_stateRelay", generation, _value(s), m))
+        session.on_stats(lambda stats: self._relay("_statsRelay", generation, stats))
+        session.on_error(lambda m: self._relay("_errorRelay", generation, m))
         self._set_state(STARTING, "opening the source")
         self.runningChanged.emit(True)
         self._starting[id(session)] = self._spawn(self._start_worker, session, generation)
         return True
+
+    def _relay(self, relay: str, *args: object) -> None:
+        """Hand a session callback (from its worker threads) over to the Qt thread. A session
+        can outlive the window by one engine step (a slow stop at quit): by then the bridge's
+        C++ side is gone ("Signal source has been deleted") and nobody is left to tell."""
+        with contextlib.suppress(RuntimeError):
+            getattr(self, relay).emit(*args)
 
     def stop(self) -> None:
         """Stop the session in the background; runningChanged(False) follows when it is done."""

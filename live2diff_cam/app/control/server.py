@@ -85,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         # StreamRequestHandler applies `timeout` to the socket: per server, not per class.
-        self.timeout = self.server.request_timeout_s  # type: ignore[misc]
+        self.timeout = self.server.request_timeout_s
         with self.server.connections_lock:
             self.server.connections += 1
         super().setup()
