@@ -517,7 +517,9 @@ class MainWindow(QMainWindow):
     def use_test_model(self) -> None:
         """The built-in test model (no download); small without a GPU. Then start."""
         if self._has_cuda:
-            choice = dataclasses.replace(self.model_picker.choice(), model=TEST_MODEL, lora="")
+            choice = dataclasses.replace(
+                self.model_picker.choice(), model=TEST_MODEL, lora="", vae=""
+            )  # its own tiny autoencoder: a random-weight TAESD would show only noise
             self.model_picker.set_choice(choice)
             self.apply_model_choice(choice)
         else:
