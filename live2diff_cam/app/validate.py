@@ -84,8 +84,8 @@ def check_model_file(source: str, what: str) -> None:
         try:
             # Reads the header only; it names every tensor's byte range, so a file cut short
             # by a failed download is caught without reading the weights.
-            with safe_open(str(path), framework="numpy"):
-                pass
+            with safe_open(str(path), framework="numpy") as weights:
+                weights.keys()
         except Exception as error:
             raise ModelLoadError(
                 f"{what} file {path} is incomplete or damaged ({error}); download it again."

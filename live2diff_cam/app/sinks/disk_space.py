@@ -40,8 +40,8 @@ def prepare_folder(folder: Path, what: Path) -> None:
         ) from error
     try:
         # A real file, not os.access(): that answers yes for root on a read-only mount.
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".live2diff-probe-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".live2diff-probe-") as probe:
+            probe.write(b"probe")
     except OSError as error:
         raise SinkError(
             f"cannot write {what}: folder {folder} does not take new files "
