@@ -374,6 +374,7 @@ class MainWindow(QMainWindow):
         tray.presetChosen.connect(self.choose_preset)
         tray.modeChosen.connect(self.set_mode)
         tray.quitRequested.connect(self.quit_app)
+        tray.alwaysShownChanged.connect(self._keep_tray_icon)
 
     def _build_shortcuts(self) -> None:
         actions: dict[str, Callable[[], None]] = {
@@ -429,6 +430,7 @@ class MainWindow(QMainWindow):
         vcam = any(sink.split(":")[0] == "vcam" for sink in settings.sinks) and self._vcam_ready()
         self.transport.set_vcam(vcam)
         self.bridge.vcam_enabled = vcam
+        self.tray.always_action.setChecked(settings.tray_always)
         if settings.tray_always:
             self.tray.set_visible(True)
 
@@ -457,6 +459,7 @@ class MainWindow(QMainWindow):
             steps=choice.steps,
             optimize_for_speed=choice.optimize,
             setup_done=self._setup_done,
+            tray_always=self.tray.always_action.isChecked(),
         )
 
     # -- set-up: models before anything runs -----------------------------------------------------
@@ -793,6 +796,12 @@ class MainWindow(QMainWindow):
         self.pump.stop()  # nobody sees the previews: save the painting
         self.tray.notify("Live2Diff Camera", "Still streaming. Use the tray icon to come back.")
         return True
+
+    def _keep_tray_icon(self, always: bool) -> None:
+        """The tray icon from now on and at every start (the setting); unticking it takes
+        effect at the next start, so an icon the window is hidden behind never vanishes."""
+        if always:
+            self.tray.set_visible(True)
 
     def restore_from_tray(self) -> None:
         self.showNormal()

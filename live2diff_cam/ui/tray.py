@@ -26,6 +26,7 @@ class TrayController(QObject):
         presetChosen(str): a preset picked in the Presets submenu.
         modeChosen(str): a mode picked in the Mode submenu.
         quitRequested(): "Quit".
+        alwaysShownChanged(bool): "Show this icon at every start" ticked or not.
     """
 
     showRequested = Signal()
@@ -33,6 +34,7 @@ class TrayController(QObject):
     presetChosen = Signal(str)
     modeChosen = Signal(str)
     quitRequested = Signal()
+    alwaysShownChanged = Signal(bool)
 
     def __init__(
         self, icon: QIcon, available: bool | None = None, parent: QObject | None = None
@@ -50,12 +52,14 @@ class TrayController(QObject):
         self.presets_menu = QMenu("Presets", self.menu)
         self.modes_menu = QMenu("Mode", self.menu)
         self.quit_action = QAction("Quit", self.menu)
+        self.always_action = QAction("Show this icon at every start", self.menu, checkable=True)
         self.menu.addAction(self.show_action)
         self.menu.addAction(self.start_action)
         self.menu.addSeparator()
         self.menu.addMenu(self.presets_menu)
         self.menu.addMenu(self.modes_menu)
         self.menu.addSeparator()
+        self.menu.addAction(self.always_action)
         self.menu.addAction(self.quit_action)
         self.icon.setContextMenu(self.menu)
 
@@ -72,6 +76,7 @@ class TrayController(QObject):
         self.mode_actions["stylized"].setChecked(True)
 
         self.show_action.triggered.connect(self.showRequested)
+        self.always_action.toggled.connect(self.alwaysShownChanged)
         self.start_action.triggered.connect(self.startStopRequested)
         self.quit_action.triggered.connect(self.quitRequested)
         self._mode_group.triggered.connect(lambda a: self.modeChosen.emit(a.data()))

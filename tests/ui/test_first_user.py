@@ -605,3 +605,12 @@ def test_model_box_choices_reach_the_engine_request(qtbot, make_window):
     window.apply_model_choice(picker.choice())
     assert window.bridge.preset.model == "tiny"  # the preset's own
     assert window.bridge.strength == pytest.approx(0.8)
+
+
+def test_the_tray_icon_can_be_kept_at_every_start(qtbot, make_window):
+    window = make_window(settings={"tray_always": True}, tray_available=True)
+    assert window.tray.is_visible() and window.tray.always_action.isChecked()
+    window.tray.always_action.trigger()  # unticked from the tray menu
+    assert window.current_settings().tray_always is False
+    window.tray.always_action.trigger()
+    assert window.current_settings().tray_always is True

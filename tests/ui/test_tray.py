@@ -23,6 +23,9 @@ def test_menu_actions_emit(qtbot):
         tray.show_action.trigger()
     with qtbot.waitSignal(tray.quitRequested):
         tray.quit_action.trigger()
+    with qtbot.waitSignal(tray.alwaysShownChanged) as blocker:
+        tray.always_action.trigger()
+    assert blocker.args == [True] and tray.always_action.isChecked()
     tray.set_running(True)
     assert tray.start_action.text() == "Stop"
     tray.set_presets([("oil", "Oil")])  # replacing the list drops the old actions
