@@ -23,8 +23,13 @@ import platform
 import resource
 import sys
 import time
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from live2diff_cam.engine import StreamEngine
+    from live2diff_cam.engine.baseline import WindowRecomputeBaseline
 
 MODES = ("pipelined", "sequential", "naive")
 
@@ -120,25 +125,29 @@ def _depth_source(kind: str, model: str) -> str | None:
     return kind
 
 
-def _request(model, height, width, steps, vae, depth, **engine):  # type: ignore[no-untyped-def]
-    from live2diff_cam.app.engine_build import EngineRequest
+def _engine(
+    model: str, height: int, width: int, steps: int, vae: str | None, depth: str | None, **engine
+) -> StreamEngine:
+    """The engine `build_engine` makes for these settings (the app's own builder)."""
+    from live2diff_cam.app.engine_build import EngineRequest, build_engine
 
-    return EngineRequest(
+    request = EngineRequest(
         model=model, height=height, width=width, steps=steps, vae=vae, depth_model=depth, **engine
     )
+    return cast("StreamEngine", build_engine(request, _no_hook))
 
 
 def _no_hook(_depth: object, _milliseconds: float) -> None:
     """Depth maps are not inspected while benchmarking."""
 
 
-def count_flops(*, model: str, height: int, width: int, steps: int, vae, depth) -> dict:  # type: ignore[no-untyped-def]
+def count_flops(
+    *, model: str, height: int, width: int, steps: int, vae: str | None, depth: str | None
+) -> dict:
     """FLOPs per frame by part, and the memory the GPU would hold, for one configuration."""
-    from live2diff_cam.app.engine_build import build_engine
     from live2diff_cam.engine.flops import stream_frame_flops
 
-    request = _request(model, height, width, steps, vae, depth, device="meta", dtype="float32")
-    engine = build_engine(request, _no_hook)
+    engine = _engine(model, height, width, steps, vae, depth, device="meta", dtype="float32")
     counts = stream_frame_flops(engine, _synthetic_frames(1, height, width)[0])
     weights = sum(
         p.numel()
@@ -177,16 +186,14 @@ def run_benchmark(
     """Run one configuration and return its measurements as a JSON-able dict."""
     import torch
 
-    from live2diff_cam.app.engine_build import build_engine
     from live2diff_cam.engine.baseline import WindowRecomputeBaseline
     from live2diff_cam.engine.flops import count_frame_flops, engine_parts, stream_frame_flops
 
-    request = _request(
+    engine = _engine(
         model, height, width, steps, vae, depth,
         device=device, dtype=dtype, pipeline=mode != "sequential", depth_runtime=depth_runtime,
         compile=(compile if mode == "pipelined" else False),
     )  # fmt: skip
-    engine = build_engine(request, _no_hook)
     warmup = engine.config.warmup
     runner = WindowRecomputeBaseline(engine) if mode == "naive" else engine
     total = warmup + frames + runner.delay_frames + 1
@@ -274,7 +281,7 @@ def _synthetic_frames(count: int, height: int, width: int) -> list[np.ndarray]:
     return frames
 
 
-def _drain(runner, first) -> int:  # type: ignore[no-untyped-def]
+def _drain(runner: StreamEngine | WindowRecomputeBaseline, first: np.ndarray | None) -> int:
     count = 0
     out = first
     while out is not None:

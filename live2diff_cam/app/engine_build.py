@@ -12,18 +12,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from live2diff_cam.app.presets import Preset
 from live2diff_cam.errors import EngineError
 
+if TYPE_CHECKING:
+    import torch
+
 
 class EngineLike(Protocol):
     """The part of `live2diff_cam.engine.StreamEngine` the session uses."""
 
-    delay_frames: int
+    @property
+    def delay_frames(self) -> int: ...
 
     def step(self, frame: np.ndarray) -> np.ndarray | None: ...
 
@@ -72,7 +76,7 @@ class EngineRequest:
     dtype: str = "auto"
     pipeline: bool = True
     depth_model: str | None = None
-    depth_runtime: str = "onnx"
+    depth_runtime: Literal["onnx", "torch"] = "onnx"
     depth_scale: float = 1.0
     compile: bool | None = None
 
@@ -128,7 +132,7 @@ def build_engine(request: EngineRequest, depth_hook: DepthHook) -> EngineLike:
         from live2diff_cam.depth import create_depth_estimator
 
         # Nothing runs on "meta" (FLOP counting): the depth network is counted in torch.
-        prefer = "torch" if device == "meta" else request.depth_runtime
+        prefer: Literal["onnx", "torch"] = "torch" if device == "meta" else request.depth_runtime
         estimator = create_depth_estimator(request.depth_model, device, prefer=prefer)
         depth = _TimedDepth(estimator, depth_hook)
     motion: str | bool = True if request.motion_module is None else request.motion_module
@@ -184,7 +188,7 @@ class _TimedDepth:
         self.estimator = estimator
         self._hook = hook
 
-    def __call__(self, frames):  # type: ignore[no-untyped-def]
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         start = time.perf_counter_ns()
         depth = self.estimator(frames)
         self._hook(depth, (time.perf_counter_ns() - start) / 1e6)

@@ -50,6 +50,7 @@ class WindowRecomputeBaseline:
             self._recent.append(encoded)
         clip = self._warmup + list(self._recent)
         z = torch.cat([z for z, _ in clip])
-        depth = None if clip[0][1] is None else torch.cat([d for _, d in clip])
+        maps = [d for _, d in clip if d is not None]
+        depth = torch.cat(maps) if maps else None
         x0 = engine.denoiser.denoise_clip(z, depth, write_cache=False)
         return to_uint8_hwc(engine.codec.decode(x0[-1:]))[0].cpu().numpy()

@@ -55,12 +55,12 @@ class TemporalKVCache(nn.Module):
         self.layers = layers
         for i, shape in enumerate(layers):
             if recompute_keys_values:
-                size = (steps, shape.tokens, window, shape.channels)
-                self.register_buffer(f"x{i}", torch.zeros(size, device=device, dtype=dtype))
+                inputs = (steps, shape.tokens, window, shape.channels)
+                self.register_buffer(f"x{i}", torch.zeros(inputs, device=device, dtype=dtype))
             else:
-                size = (steps, shape.tokens, shape.heads, window, shape.channels // shape.heads)
-                self.register_buffer(f"k{i}", torch.zeros(size, device=device, dtype=dtype))
-                self.register_buffer(f"v{i}", torch.zeros(size, device=device, dtype=dtype))
+                heads = (steps, shape.tokens, shape.heads, window, shape.channels // shape.heads)
+                self.register_buffer(f"k{i}", torch.zeros(heads, device=device, dtype=dtype))
+                self.register_buffer(f"v{i}", torch.zeros(heads, device=device, dtype=dtype))
 
     def keys(self, layer: int) -> torch.Tensor:
         return getattr(self, f"k{layer}")

@@ -140,6 +140,7 @@ class TemporalSelfAttention(nn.Module):
         b, _, s, c = x.shape
         h, d = self.heads, c // self.heads
         slots, cache = ctx.slots, ctx.cache
+        assert slots is not None and cache is not None, "stream mode needs slots and a cache"
         window = cache.window
         new = x[:, 0]  # (B, S, C)
         rows = torch.arange(b, device=x.device)
@@ -225,6 +226,8 @@ class MotionModule(nn.Module):
 class MotionBlock(nn.Module):
     """The motion modules of one UNet block (key prefix `motion_modules`)."""
 
+    motion_modules: nn.ModuleList
+
     def __init__(self, modules: list[MotionModule]) -> None:
         super().__init__()
         self.motion_modules = nn.ModuleList(modules)
@@ -246,7 +249,7 @@ class DepthMappingNetwork(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.conv_out = nn.Conv2d(widths[-1], out_channels, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
+        nn.init.zeros_(self.conv_out.bias)  # type: ignore[arg-type]  # Conv2d has a bias here
 
     def forward(self, depth_latent: torch.Tensor) -> torch.Tensor:
         x = F.silu(self.conv_in(depth_latent))
@@ -297,8 +300,9 @@ class MotionAdapter(nn.Module):
             (self.up_blocks, lambda i: levels - 1 - i),
         ):
             for i, motion_block in enumerate(blocks):
-                for module in motion_block.motion_modules:
-                    for layer in module.temporal_transformer.transformer_blocks[0].attention_blocks:
+                # modules() walks in registration order: the order of the layer ids.
+                for layer in motion_block.modules():
+                    if isinstance(layer, TemporalSelfAttention):
                         yield layer, level_of(i)
 
     def layer_shapes(self, latent_height: int, latent_width: int) -> list[LayerShape]:

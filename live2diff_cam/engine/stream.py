@@ -178,8 +178,9 @@ class StreamEngine:
         """Consume one `(H', W', 3) uint8` RGB frame; return the oldest finished frame not yet
         returned, a new `(height, width, 3) uint8` array, or None while the pipeline fills."""
         image, depth = self.upload(frame)
-        if self._skips(image):
-            self._finished.append((self._received, self._last_slot))
+        repeat = self._last_slot
+        if repeat is not None and self._skips(image):
+            self._finished.append((self._received, repeat))
             return self.pop_finished()
         self._remember(image, depth)
         if not self._primed:
@@ -271,20 +272,18 @@ class StreamEngine:
         warmup = self.config.warmup
         inputs = [self.upload(f) for f in frames]
         images = torch.cat([image for image, _ in inputs])
-        depths = None if inputs[0][1] is None else torch.cat([d for _, d in inputs])
-        z, depth_z = self._encode(
-            images[:warmup], None if depths is None else depths[:warmup], True
-        )
-        if len(frames) > warmup:
-            rest = [
-                self._encode(
-                    images[i : i + 1], None if depths is None else depths[i : i + 1], False
-                )
-                for i in range(warmup, len(frames))
-            ]
-            z = torch.cat([z, *(r[0] for r in rest)])
-            if depth_z is not None:
-                depth_z = torch.cat([depth_z, *(r[1] for r in rest)])
+        maps = [depth for _, depth in inputs if depth is not None]
+        depths = torch.cat(maps) if maps else None
+        # The warmup frames' depth maps are normalised together, later ones each on its own.
+        parts = [(slice(0, warmup), True)]
+        parts += [(slice(i, i + 1), False) for i in range(warmup, len(frames))]
+        encoded = [
+            self._encode(images[part], None if depths is None else depths[part], joint)
+            for part, joint in parts
+        ]
+        z = torch.cat([latent for latent, _ in encoded])
+        depth_latents = [latent for _, latent in encoded if latent is not None]
+        depth_z = torch.cat(depth_latents) if depth_latents else None
         x0 = self.denoiser.denoise_clip(z, depth_z, write_cache=False)
         pixels = to_uint8_hwc(self.codec.decode(x0)).cpu().numpy()
         return list(pixels)
@@ -349,7 +348,7 @@ class StreamEngine:
         return torch.cuda.stream(self._input_stream)
 
     def _skips(self, image: torch.Tensor) -> bool:
-        if not (self._primed and self.config.similar_filter and self._last_slot is not None):
+        if not (self._primed and self.config.similar_filter):
             return False
         # In [-1, 1] as the original measures it; a host sync: the filter is off by default.
         return self._filter.should_skip(image * 2 - 1)

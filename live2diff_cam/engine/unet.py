@@ -10,11 +10,13 @@ folder, single file, LoRA) apply to it unchanged.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from diffusers import UNet2DConditionModel
 from torch import nn
 
-from live2diff_cam.engine.motion_module import MotionAdapter, TemporalContext
+from live2diff_cam.engine.motion_module import MotionAdapter, MotionBlock, TemporalContext
 
 
 class Live2DiffUNet(nn.Module):
@@ -52,7 +54,9 @@ class Live2DiffUNet(nn.Module):
 
         # 3. Down blocks: resnet -> cross-attention -> motion module, skips kept.
         skips = [hidden]
-        for block, motion in zip(unet.down_blocks, adapter.down_blocks, strict=True):
+        for block, motion in zip(
+            unet.down_blocks, cast("list[MotionBlock]", adapter.down_blocks), strict=True
+        ):
             attentions = getattr(block, "attentions", None)
             for j, (resnet, motion_module) in enumerate(
                 zip(block.resnets, motion.motion_modules, strict=True)
@@ -70,7 +74,9 @@ class Live2DiffUNet(nn.Module):
         hidden = unet.mid_block(hidden, emb, encoder_hidden_states=text)
 
         # 5. Up blocks: concat skip -> resnet -> cross-attention -> motion module.
-        for block, motion in zip(unet.up_blocks, adapter.up_blocks, strict=True):
+        for block, motion in zip(
+            unet.up_blocks, cast("list[MotionBlock]", adapter.up_blocks), strict=True
+        ):
             attentions = getattr(block, "attentions", None)
             for j, (resnet, motion_module) in enumerate(
                 zip(block.resnets, motion.motion_modules, strict=True)
