@@ -6,7 +6,13 @@
 #   tools/gpu-check.sh [OUT]        # OUT default: gpu-check-out
 #
 # Install: wheels in ./.whl (carried to a machine without network) go to /tmp/site; otherwise
-# `pip install -e .` (a machine with network). torch with CUDA must already be there.
+# `pip install -e .` (a machine with network). torch with CUDA must already be there. For this
+# workplace's H200 image (torch, transformers, peft, onnx, cv2 present), from the repo root here:
+#   echo /.whl/ >> .git/info/exclude && python3 -m pip download --no-deps --only-binary=:all: \
+#     --python-version 3.12 --implementation cp --platform manylinux_2_17_x86_64 \
+#     --platform manylinux2014_x86_64 -d .whl diffusers==0.42.1 platformdirs pydantic \
+#     pydantic-core annotated-types typing-inspection
+# then the device call names `.whl` in `carry` and runs `tools/gpu-check.sh $OUT`.
 # Depth runs on onnxruntime-gpu when its CUDA provider loads, else on torch (said in the JSON).
 # Knobs: PYTHON, GPU_CHECK_BUDGET_S, GPU_CHECK_SMOKE=1 (the same steps on the tiny model at a
 # small size and uncompiled, on any machine: how the script itself is tested on the CPU).
