@@ -7,6 +7,7 @@
   not installed (`apt-get install -y xvfb x11-utils x11-xserver-utils`).
 - `x_display`: the same, with $DISPLAY set to it for the test.
 - `x_window(title, geometry, colour)`: a window of one colour on that display (xmessage).
+- `frame_count(path)`: how many frames a video file plays back (OpenCV), asserting it opens.
 """
 
 from __future__ import annotations
@@ -23,6 +24,19 @@ import pytest
 from tests.data import data_file
 
 XVFB_SIZE = (640, 480)
+
+
+def frame_count(path: Path) -> int:
+    """Frames a video file plays back; fails the test if it does not open."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"{path} does not play"
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from live2diff_cam.app.sinks import disk_space
 from live2diff_cam.engine import checkpoint_writers as writers
 from live2diff_cam.engine.models import build_tiny
+from tests.app.conftest import frame_count
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = ("--model", "tiny", "--device", "cpu", "--height", "64", "--width", "64")
@@ -74,16 +75,6 @@ def last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1]
 
 
-def frame_count(path: Path) -> int:
-    capture = cv2.VideoCapture(str(path))
-    assert capture.isOpened(), f"{path} does not play"
-    count = 0
-    while capture.read()[0]:
-        count += 1
-    capture.release()
-    return count
-
-
 def digests(folder: Path) -> dict[str, str]:
     """Every file under `folder` -> its SHA-256: the 'before' picture of a run."""
     return {
@@ -119,7 +110,8 @@ def _mount_tmpfs(folder: Path, options: str) -> None:
         check=False,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        # root inside a container that withholds the mount capability
+        pytest.skip(f"root cannot mount a tmpfs here: {done.stderr.strip()}")
 
 
 @pytest.fixture

@@ -18,24 +18,15 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import psutil
 import pytest
+
+from tests.app.conftest import frame_count
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOAK_S = float(os.environ.get("SOAK_SECONDS", 600))
 SAMPLE_EVERY_S = 10.0
 SETTLE_S = 60.0
-
-
-def _frames_in(path: Path) -> int:
-    capture = cv2.VideoCapture(str(path))
-    assert capture.isOpened(), f"{path} does not play"
-    count = 0
-    while capture.read()[0]:
-        count += 1
-    capture.release()
-    return count
 
 
 @pytest.mark.slow
@@ -91,7 +82,7 @@ def test_ten_minutes_of_a_looping_clip_keep_memory_and_threads_flat(clip_path, t
     assert line.endswith(" frames; every output was closed and is complete."), line
     written = int(line.split(" after ")[1].split(" frames")[0])
     # More than one pass of the 77-frame clip (unless a trial run was shortened).
-    assert _frames_in(out) == written > (77 if SOAK_S >= 300 else 0)
+    assert frame_count(out) == written > (77 if SOAK_S >= 300 else 0)
 
     settled = [s for s in samples if s[0] >= SETTLE_S] or samples[-1:]
     base_rss = settled[0][1]
